@@ -1,0 +1,35 @@
+"""The CPU backend: NumPy."""
+from __future__ import annotations
+
+import numpy
+
+from .base import Backend
+
+
+class NumpyBackend(Backend):
+    name = "numpy"
+    xp = numpy
+    array_type = numpy.ndarray
+
+    def __init__(self):
+        self._generator = numpy.random.default_rng(0)
+
+    def device_of(self, array) -> str:
+        return "cpu"
+
+    def asarray(self, data, dtype=None, device: str = "cpu"):
+        if hasattr(data, "__cuda_array_interface__"):  # a cupy array moving to the host
+            data = data.get()
+        return numpy.asarray(data, dtype=dtype)
+
+    def to_numpy(self, array):
+        return array
+
+    def scatter_add(self, target, index, values) -> None:
+        numpy.add.at(target, index, values)
+
+    def random(self, device: str = "cpu"):
+        return self._generator
+
+    def manual_seed(self, seed: int) -> None:
+        self._generator = numpy.random.default_rng(seed)

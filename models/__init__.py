@@ -1,0 +1,1 @@
+"""Models built from the core ops (filled by the models issue)."""

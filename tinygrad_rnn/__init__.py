@@ -1,0 +1,74 @@
+"""tinygrad_rnn: a from-scratch automatic-differentiation engine for RNNs and attention.
+
+    import tinygrad_rnn as tg
+    x = tg.Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (x.tanh() * x).sum()
+    y.backward()
+    print(x.grad)
+    print(tg.tape(y))
+"""
+from __future__ import annotations
+
+from .tensor import Tensor
+from . import function as _function  # noqa: F401  (defines the op base class)
+from .anomaly import detect_anomaly
+from .backends import cuda_available
+from .creation import (arange, eye, full, manual_seed, ones, ones_like, rand, randn, tensor,
+                       zeros, zeros_like)
+from .device import (bool_, float16, float32, float64, get_default_device, int32, int64,
+                     set_default_device)
+from .engine import grad
+from .errors import AnomalyError, BackwardError, OpError
+from .function import Function
+from .functional import cat, concat, stack, where
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .tape import Tape, graph_tensors, scope, tape
+from . import functional
+
+__version__ = "0.1.0"
+
+
+def maximum(a, b):
+    return a.maximum(b) if isinstance(a, Tensor) else b.maximum(a)
+
+
+def minimum(a, b):
+    return a.minimum(b) if isinstance(a, Tensor) else b.minimum(a)
+
+
+def exp(x): return x.exp()
+def log(x): return x.log()
+def sqrt(x): return x.sqrt()
+def tanh(x): return x.tanh()
+def sigmoid(x): return x.sigmoid()
+def relu(x): return x.relu()
+def abs(x): return x.abs()
+def sin(x): return x.sin()
+def cos(x): return x.cos()
+def matmul(a, b): return a @ b
+def clamp(x, min=None, max=None): return x.clamp(min, max)
+
+
+clip = clamp
+
+
+def split(x, split_size_or_sections, dim: int = 0): return x.split(split_size_or_sections, dim)
+def chunk(x, chunks: int, dim: int = 0): return x.chunk(chunks, dim)
+def sum(x, dim=None, keepdim: bool = False): return x.sum(dim, keepdim)
+def mean(x, dim=None, keepdim: bool = False): return x.mean(dim, keepdim)
+def logsumexp(x, dim=None, keepdim: bool = False): return x.logsumexp(dim, keepdim)
+
+
+__all__ = [
+    "Tensor", "Function", "Tape", "tape", "scope", "graph_tensors",
+    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "grad",
+    "gradcheck", "gradgradcheck", "GradcheckError", "detect_anomaly",
+    "OpError", "BackwardError", "AnomalyError",
+    "zeros", "ones", "full", "arange", "randn", "rand", "zeros_like", "ones_like", "eye",
+    "tensor", "manual_seed", "set_default_device", "get_default_device", "cuda_available",
+    "float16", "float32", "float64", "int32", "int64", "bool_",
+    "cat", "concat", "stack", "where", "maximum", "minimum", "exp", "log", "sqrt", "tanh",
+    "sigmoid", "relu", "abs", "sin", "cos", "matmul", "clamp", "clip", "split", "chunk",
+    "sum", "mean", "logsumexp", "functional",
+]

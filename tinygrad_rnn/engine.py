@@ -1,0 +1,147 @@
+"""The backward engine: reverse-mode accumulation over the tape.
+
+Every tape entry has a sequence number ``seq`` larger than those of the entries
+that produced its inputs, so visiting entries by *decreasing* ``seq`` visits
+each one only after every gradient flowing into it has arrived. A heap keyed
+by ``-seq`` gives that order with an explicit worklist: no recursion, linear
+in the number of entries (plus the heap's log factor).
+
+For each entry: dL/dy (summed over all its uses) goes through the entry's VJP,
+and each input's share is added to that input's pending sum, or, for leaves,
+to ``.grad``.
+"""
+from __future__ import annotations
+
+import gc
+import heapq
+from typing import Sequence
+
+from .errors import BackwardError
+from .grad_mode import set_grad_enabled
+from .state import STATE
+from .tensor import Tensor
+
+
+def run_backward(roots: Sequence[Tensor], root_grads, retain_graph: bool = False,
+                 create_graph: bool = False, wanted: Sequence[Tensor] | None = None,
+                 accumulate: bool = True):
+    """Backpropagate from ``roots``. With ``accumulate``, leaf gradients are added to
+    ``.grad``; with ``wanted``, the gradients of those tensors are returned (``tg.grad``)."""
+    wanted_ids = {id(t): i for i, t in enumerate(wanted)} if wanted is not None else {}
+    found: list = [None] * len(wanted_ids)
+    pending: dict = {}       # tape entry -> dL/d(its output), summed so far
+    leaf_grads: dict = {}    # id(leaf) -> (leaf, dL/d(leaf))
+    heap: list = []
+
+    # The walk allocates many short-lived objects but never a reference cycle, so the cyclic
+    # collector would only rescan the (large) graph again and again: pause it meanwhile.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pending,
+              leaf_grads, heap)
+    finally:
+        if collecting:
+            gc.enable()
+
+    for leaf, grad in leaf_grads.values():
+        if wanted_ids and id(leaf) in wanted_ids:
+            found[wanted_ids[id(leaf)]] = grad
+        if accumulate:
+            leaf.grad = grad if leaf.grad is None else leaf.grad + grad
+    return found
+
+
+def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pending,
+          leaf_grads, heap) -> None:
+    with set_grad_enabled(create_graph):
+        for root, grad in zip(roots, _root_gradients(roots, root_grads)):
+            _deliver(root, grad, pending, leaf_grads, heap)
+        while heap:
+            _, y = heapq.heappop(heap)
+            node = y._node
+            gy = pending.pop(node)
+            if node.inputs is None:
+                raise BackwardError(
+                    f"backward through {node.name} (tape entry %{node.seq}) a second time: its "
+                    "saved values were freed by an earlier backward; pass retain_graph=True to "
+                    "the first backward to backward twice")
+            if y._retains_grad:
+                y.grad = gy if y.grad is None else y.grad + gy
+            if wanted_ids and id(y) in wanted_ids:
+                found[wanted_ids[id(y)]] = gy
+            if node.edit_stamp != STATE.inplace_edits:   # something was edited in place since
+                node.check_versions(y)
+            grads = node.backward(gy, y)
+            if STATE.anomaly:
+                from .anomaly import check_backward
+                check_backward(node, grads)
+            for x, gx in zip(node.inputs, grads):
+                if gx is not None and isinstance(x, Tensor) and x.requires_grad:
+                    _deliver(x, gx, pending, leaf_grads, heap)
+            if not retain_graph:
+                node.release()
+
+
+def _deliver(x: Tensor, gx: Tensor, pending: dict, leaf_grads: dict, heap: list) -> None:
+    """Add ``gx`` to x's pending gradient; queue x's tape entry the first time."""
+    node = x._node
+    if node is None:
+        entry = leaf_grads.get(id(x))
+        leaf_grads[id(x)] = (x, gx if entry is None else entry[1] + gx)
+    elif node in pending:
+        pending[node] = pending[node] + gx
+    else:
+        pending[node] = gx
+        heapq.heappush(heap, (-node.seq, x))
+
+
+def _root_gradients(roots, root_grads):
+    grads = []
+    for i, root in enumerate(roots):
+        if not isinstance(root, Tensor):
+            raise TypeError(f"backward: expected a Tensor, got {type(root).__name__}")
+        if not root.requires_grad:
+            raise BackwardError(
+                "backward: the tensor does not require grad and has no grad_fn; did you forget "
+                "requires_grad=True on an input, or build it under tg.no_grad()?")
+        given = None if root_grads is None else root_grads[i]
+        if given is None:
+            if root.data.size != 1:
+                raise BackwardError(
+                    f"backward: a gradient can be created implicitly only for a one-element "
+                    f"output; this one has shape {tuple(root.shape)}: pass gradient= of that shape")
+            grads.append(Tensor._make(root.data * 0 + 1))
+            continue
+        if not isinstance(given, Tensor):
+            given = Tensor(given, dtype=root.dtype, device=root.device)
+        if given.shape != root.shape:
+            raise BackwardError(f"backward: gradient has shape {tuple(given.shape)} but the "
+                                f"output has shape {tuple(root.shape)}")
+        grads.append(given)
+    return grads
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
+         create_graph: bool = False, allow_unused: bool = False) -> tuple:
+    """d(outputs)/d(inputs), returned (not accumulated into ``.grad``), as ``torch.autograd.grad``.
+
+    With ``create_graph=True`` the result is itself differentiable, so
+    ``grad(grad(f, x, create_graph=True)[0] @ v, x)`` is a Hessian-vector product.
+    """
+    outputs = (outputs,) if isinstance(outputs, Tensor) else tuple(outputs)
+    single_input = isinstance(inputs, Tensor)
+    inputs = (inputs,) if single_input else tuple(inputs)
+    if grad_outputs is not None:
+        grad_outputs = (grad_outputs,) if isinstance(grad_outputs, Tensor) else tuple(grad_outputs)
+    for t in inputs:
+        if not (isinstance(t, Tensor) and t.requires_grad):
+            raise BackwardError("grad: every input must be a Tensor that requires grad")
+    found = run_backward(outputs, grad_outputs,
+                         retain_graph=create_graph if retain_graph is None else retain_graph,
+                         create_graph=create_graph, wanted=inputs, accumulate=False)
+    for i, g in enumerate(found):
+        if g is None and not allow_unused:
+            raise BackwardError(f"grad: input {i} was not used to compute the outputs; pass "
+                                "allow_unused=True to get None for it")
+    return tuple(found)

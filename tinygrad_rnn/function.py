@@ -1,0 +1,124 @@
+"""Function: one primitive op and, once recorded, one node of the tape.
+
+An op subclasses Function and writes two short methods next to each other:
+
+* ``forward(self, *arrays)``: backend arrays (or Python scalars) in, one array out;
+* ``backward(self, gy, y)``: the vector-Jacobian product. ``gy`` is dL/dy as a
+  Tensor, ``y`` the op's output Tensor; it returns one gradient per input (None
+  where an input needs none). It is written with Tensor operations, so running
+  it with recording on (``create_graph=True``) differentiates the backward pass
+  itself: that is how gradients of gradients work.
+
+``Op(args).apply(*inputs)`` runs the forward. When grad mode is on and an input
+requires grad, the instance becomes a tape entry: it keeps its inputs and its
+position ``seq`` on the tape (a global, increasing counter). The tape order is a
+topological order, so backward only has to visit entries by decreasing ``seq``.
+"""
+from __future__ import annotations
+
+import itertools
+
+from .errors import OpError, describe
+from .state import STATE
+from .tensor import Tensor
+
+_tape_position = itertools.count()
+
+
+def needs_grad(value) -> bool:
+    """True when ``value`` is a Tensor whose gradient is wanted."""
+    return isinstance(value, Tensor) and value.requires_grad
+
+
+class Function:
+    __slots__ = ("inputs", "seq", "versions", "edit_stamp", "scope", "site")
+    name = "function"        # shown in the tape and in error messages
+    saves_inputs = True      # backward reads the inputs' values (so in-place edits matter)
+    uses_output = False      # backward reads the output's value
+    formula = ""             # the VJP in words, for the tape and the graph drawings
+
+    def forward(self, *arrays):
+        raise NotImplementedError
+
+    def backward(self, gy: Tensor, y: Tensor):
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        """Non-tensor arguments, shown in the tape (e.g. ``axis=1``)."""
+        return ""
+
+    def apply(self, *inputs) -> Tensor:
+        arrays = []
+        requires_grad = mutated = False
+        for value in inputs:
+            if isinstance(value, Tensor):
+                arrays.append(value.data)
+                if value.requires_grad:
+                    requires_grad = True
+                if value._version:
+                    mutated = True
+            else:
+                arrays.append(value)
+        try:
+            data = self.forward(*arrays)
+        except Exception as error:
+            raise self.failure(inputs, error) from None
+        out = Tensor._make(data)
+        if requires_grad and STATE.grad_enabled:
+            self.inputs = inputs
+            self.seq = next(_tape_position)
+            self.versions = ([v._version if isinstance(v, Tensor) else 0 for v in inputs]
+                             if mutated else None)
+            self.edit_stamp = STATE.inplace_edits
+            self.scope = STATE.scope
+            self.site = None
+            out.requires_grad = True
+            out._node = self
+            if STATE.anomaly:
+                from .anomaly import check_forward
+                check_forward(self, out)
+        elif STATE.anomaly:
+            from .anomaly import check_forward
+            self.site = None
+            check_forward(self, out)
+        return out
+
+    def failure(self, inputs, error: Exception) -> OpError:
+        """The error raised when forward fails: it names the op and its inputs."""
+        tensors = [v for v in inputs if isinstance(v, Tensor)]
+        devices = {t.device for t in tensors}
+        if len(devices) > 1:
+            return OpError(f"{self.name}: tensors on different devices ({', '.join(sorted(devices))}); "
+                           "move them to one device with .to(device)")
+        if isinstance(error, OpError):
+            return OpError(f"{self.name}: {error}")
+        shapes = " and ".join(describe(v) for v in inputs)
+        reason = str(error).split("\n")[0]
+        return OpError(f"{self.name}: cannot apply to {shapes}"
+                       + (f" ({reason})" if reason else ""))
+
+    def check_versions(self, y: Tensor) -> None:
+        """Raise if a value backward needs was changed in place after it was recorded."""
+        if self.saves_inputs:
+            for i, value in enumerate(self.inputs):
+                if isinstance(value, Tensor):
+                    saved = self.versions[i] if self.versions is not None else 0
+                    if value._version != saved:
+                        raise _modified(self, f"input {i}", saved, value._version)
+        if self.uses_output and y._version:
+            raise _modified(self, "output", 0, y._version)
+
+    def release(self) -> None:
+        """Drop what backward needed; a later backward through here raises."""
+        self.inputs = None
+
+    def __repr__(self) -> str:
+        return f"<{self.name} #{getattr(self, 'seq', '?')}>"
+
+
+def _modified(function: Function, which: str, saved: int, now: int):
+    from .errors import BackwardError
+    return BackwardError(
+        f"{function.name} (tape entry %{function.seq}): its {which} was modified in place after "
+        f"it was recorded (saved at version {saved}, now version {now}), so its gradient would be "
+        "wrong; clone the tensor before changing it, or recompute the forward pass")

@@ -1,0 +1,39 @@
+"""Matrix product, batched and broadcasting as NumPy's matmul (1-D operands included)."""
+from __future__ import annotations
+
+from ..errors import OpError
+from ..function import Function, needs_grad
+from . import unbroadcast
+
+
+class MatMul(Function):
+    """Y = A @ B.   gA = gY @ B^T,  gB = A^T @ gY  (over the last two axes, summed over
+    broadcast batch axes). A 1-D A is a row vector, a 1-D B a column vector, as NumPy."""
+    name, formula = "matmul", "gA = gY @ B^T, gB = A^T @ gY"
+
+    def forward(self, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise OpError(f"both operands need at least one dimension, got shapes "
+                          f"{tuple(a.shape)} and {tuple(b.shape)}")
+        inner_a = a.shape[-1]
+        inner_b = b.shape[-2] if b.ndim > 1 else b.shape[0]
+        if inner_a != inner_b:
+            raise OpError(f"shapes {tuple(a.shape)} and {tuple(b.shape)} are not aligned "
+                          f"({inner_a} != {inner_b})")
+        return a @ b
+
+    def backward(self, gy, y):
+        a, b = self.inputs
+        a2 = a.reshape(1, a.shape[0]) if a.ndim == 1 else a
+        b2 = b.reshape(b.shape[0], 1) if b.ndim == 1 else b
+        g2 = gy
+        if a.ndim == 1:
+            g2 = g2.unsqueeze(-2)
+        if b.ndim == 1:
+            g2 = g2.unsqueeze(-1)
+        grad_a = grad_b = None
+        if needs_grad(a):
+            grad_a = unbroadcast(g2 @ b2.mT, a2).reshape(a.shape)
+        if needs_grad(b):
+            grad_b = unbroadcast(a2.mT @ g2, b2).reshape(b.shape)
+        return grad_a, grad_b

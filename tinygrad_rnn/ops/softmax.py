@@ -1,0 +1,45 @@
+"""softmax and log_softmax along an axis, each one tape entry with a stable forward."""
+from __future__ import annotations
+
+from ..function import Function
+from . import xp_of
+
+
+class Softmax(Function):
+    """y_i = e^{x_i - m} / sum_j e^{x_j - m}  (m = max_j x_j, for stability).
+    gx = y * (gy - sum_j gy_j y_j)."""
+    __slots__ = ("axis",)
+    name, formula, saves_inputs, uses_output = "softmax", "gx = y * (gy - sum(gy * y))", False, True
+
+    def __init__(self, axis: int = -1):
+        self.axis = axis
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}"
+
+    def forward(self, x):
+        e = xp_of(x).exp(x - x.max(axis=self.axis, keepdims=True))
+        return e / e.sum(axis=self.axis, keepdims=True)
+
+    def backward(self, gy, y):
+        return (y * (gy - (gy * y).sum(axis=self.axis, keepdims=True)),)
+
+
+class LogSoftmax(Function):
+    """y_i = x_i - m - log sum_j e^{x_j - m}.   gx = gy - e^y * sum_j gy_j."""
+    __slots__ = ("axis",)
+    name, formula, saves_inputs, uses_output = "log_softmax", "gx = gy - exp(y) * sum(gy)", False, True
+
+    def __init__(self, axis: int = -1):
+        self.axis = axis
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}"
+
+    def forward(self, x):
+        xp = xp_of(x)
+        shifted = x - x.max(axis=self.axis, keepdims=True)
+        return shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+
+    def backward(self, gy, y):
+        return (gy - y.exp() * gy.sum(axis=self.axis, keepdims=True),)

@@ -1,0 +1,16 @@
+"""The recording switches shared by the tape and the backward engine.
+
+One module-level object, read on every op, so that checking "should this op be
+recorded?" costs one attribute lookup.
+"""
+from __future__ import annotations
+
+
+class RecordingState:
+    grad_enabled: bool = True   # tg.no_grad() turns this off
+    anomaly: bool = False       # tg.detect_anomaly() turns this on
+    scope: str | None = None    # tg.scope("t=3") tags nodes recorded inside it
+    inplace_edits: int = 0      # in-place edits so far; backward re-checks versions only if it moved
+
+
+STATE = RecordingState()
