@@ -24,9 +24,12 @@ from .tensor import Tensor
 
 def run_backward(roots: Sequence[Tensor], root_grads, retain_graph: bool = False,
                  create_graph: bool = False, wanted: Sequence[Tensor] | None = None,
-                 accumulate: bool = True):
+                 accumulate: bool = True, observer=None):
     """Backpropagate from ``roots``. With ``accumulate``, leaf gradients are added to
-    ``.grad``; with ``wanted``, the gradients of those tensors are returned (``tg.grad``)."""
+    ``.grad``; with ``wanted``, the gradients of those tensors are returned (``tg.grad``).
+    ``observer(y, gy, grads)``, if given, is called after each tape entry's VJP runs (y is the
+    entry's output, gy its total gradient, grads what it sent to its inputs): the graph
+    drawings use it to show backward one step at a time."""
     wanted_ids = {id(t): i for i, t in enumerate(wanted)} if wanted is not None else {}
     found: list = [None] * len(wanted_ids)
     pending: dict = {}       # tape entry -> dL/d(its output), summed so far
@@ -39,7 +42,7 @@ def run_backward(roots: Sequence[Tensor], root_grads, retain_graph: bool = False
     gc.disable()
     try:
         _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pending,
-              leaf_grads, heap)
+              leaf_grads, heap, observer)
     finally:
         if collecting:
             gc.enable()
@@ -53,7 +56,7 @@ def run_backward(roots: Sequence[Tensor], root_grads, retain_graph: bool = False
 
 
 def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pending,
-          leaf_grads, heap) -> None:
+          leaf_grads, heap, observer) -> None:
     with set_grad_enabled(create_graph):
         for root, grad in zip(roots, _root_gradients(roots, root_grads)):
             _deliver(root, grad, pending, leaf_grads, heap)
@@ -79,6 +82,8 @@ def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pend
             for x, gx in zip(node.inputs, grads):
                 if gx is not None and isinstance(x, Tensor) and x.requires_grad:
                     _deliver(x, gx, pending, leaf_grads, heap)
+            if observer is not None:
+                observer(y, gy, grads)
             if not retain_graph:
                 node.release()
 
