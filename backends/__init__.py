@@ -19,6 +19,10 @@ from .numpy_backend import NumpyBackend
 
 _NUMPY = NumpyBackend()
 _BY_ARRAY_TYPE: dict[type, Backend] = {_NUMPY.array_type: _NUMPY}
+
+# NumPy reductions and 0-d arithmetic return scalars (numpy.float32, ...), not 0-d arrays;
+# tensors always hold arrays, so these types map to the function that makes one.
+SCALAR_TO_ARRAY: dict[type, object] = {t: _NUMPY.xp.asarray for t in _NUMPY.scalar_types}
 _CUPY: Backend | None = None
 
 
@@ -73,4 +77,4 @@ def cuda_available() -> bool:
 
 
 __all__ = ["Backend", "BackendUnavailable", "parse_device", "numpy_backend", "cupy_backend",
-           "backend_for", "backend_for_device", "cuda_available", "manual_seed"]
+           "backend_for", "backend_for_device", "cuda_available", "manual_seed", "SCALAR_TO_ARRAY"]

@@ -10,6 +10,7 @@ class NumpyBackend(Backend):
     name = "numpy"
     xp = numpy
     array_type = numpy.ndarray
+    scalar_types = frozenset(t for t in numpy.sctypeDict.values() if issubclass(t, numpy.generic))
 
     def __init__(self):
         self._generator = numpy.random.default_rng(0)

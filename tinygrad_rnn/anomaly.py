@@ -56,9 +56,17 @@ def check_forward(node, out) -> None:
                            f"output {tuple(out.shape)}; the op was created at {node.site}")
 
 
-def check_backward(node, grads) -> None:
+def checked_backward(node, gy, y):
+    """Run one VJP and check its gradients; the ops inside it are not checked one by one,
+    so a bad gradient is blamed on the VJP that made it, not on a helper op within."""
+    STATE.anomaly = False
+    try:
+        grads = node.backward(gy, y)
+    finally:
+        STATE.anomaly = True
     for i, g in enumerate(grads):
         if g is not None and not _finite(g.data):
             raise AnomalyError(
                 f"detect_anomaly: the backward of {node.name} (tape entry %{node.seq}) produced "
                 f"NaN or Inf in the gradient of its input {i}; the op was created at {node.site}")
+    return grads

@@ -75,10 +75,11 @@ def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pend
                 found[wanted_ids[id(y)]] = gy
             if node.edit_stamp != STATE.inplace_edits:   # something was edited in place since
                 node.check_versions(y)
-            grads = node.backward(gy, y)
             if STATE.anomaly:
-                from .anomaly import check_backward
-                check_backward(node, grads)
+                from .anomaly import checked_backward
+                grads = checked_backward(node, gy, y)
+            else:
+                grads = node.backward(gy, y)
             for x, gx in zip(node.inputs, grads):
                 if gx is not None and isinstance(x, Tensor) and x.requires_grad:
                     _deliver(x, gx, pending, leaf_grads, heap)

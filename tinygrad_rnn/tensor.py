@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from .backends import backend_for, backend_for_device
+from .backends import SCALAR_TO_ARRAY, backend_for, backend_for_device
 from .device import resolve_dtype, target_device
 from .state import STATE
 
@@ -52,7 +52,8 @@ class Tensor:
     def _make(cls, data) -> "Tensor":
         """Wrap an array without copying or checking (the ops' fast path)."""
         tensor = cls.__new__(cls)
-        tensor.data = data
+        to_array = SCALAR_TO_ARRAY.get(type(data))
+        tensor.data = data if to_array is None else to_array(data)
         tensor.grad = None
         tensor.requires_grad = False
         tensor._node = None
