@@ -1,0 +1,99 @@
+"""Per-op overhead: a chain of 10,000 elementwise ops on a (4,) float32 tensor,
+``x = x * 1.0001 + 0.0001`` 5,000 times, forward + backward.
+
+Reported as microseconds per op next to the same arithmetic written by hand in NumPy
+(forward loop, then the backward loop of the chain rule), and PyTorch eager when it is
+importable, all in this one process. Also: a 50,000-op chain's backward time.
+
+    python bench/bench_per_op.py [--repeats 7]
+
+Timings on shared machines swing by up to 30% between runs: compare the ratios printed
+in one run, not absolute numbers across runs.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+import tinygrad_rnn as tg
+
+STEPS = 5_000          # each step is two ops: a multiply and an add
+OPS = 2 * STEPS
+
+
+def tinygrad_chain() -> float:
+    x0 = tg.Tensor(np.ones(4, dtype=np.float32), requires_grad=True)
+    start = time.perf_counter()
+    x = x0
+    for _ in range(STEPS):
+        x = x * 1.0001 + 0.0001
+    x.sum().backward()
+    return time.perf_counter() - start
+
+
+def numpy_chain() -> float:
+    start = time.perf_counter()
+    x = np.ones(4, dtype=np.float32)
+    for _ in range(STEPS):
+        x = x * np.float32(1.0001) + np.float32(0.0001)
+    grad = np.ones(4, dtype=np.float32)
+    for _ in range(STEPS):      # d(x * a + b)/dx = a, applied in reverse
+        grad = grad * np.float32(1.0001)
+        grad = grad + np.float32(0.0)   # the add's VJP passes the gradient through (one op)
+    return time.perf_counter() - start
+
+
+def torch_chain(torch) -> float:
+    x0 = torch.ones(4, dtype=torch.float32, requires_grad=True)
+    start = time.perf_counter()
+    x = x0
+    for _ in range(STEPS):
+        x = x * 1.0001 + 0.0001
+    x.sum().backward()
+    return time.perf_counter() - start
+
+
+def deep_chain_backward(length: int = 50_000) -> float:
+    x = tg.Tensor(np.ones(4, dtype=np.float32), requires_grad=True)
+    y = x
+    for _ in range(length):
+        y = y * 1.0001
+    start = time.perf_counter()
+    y.sum().backward()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    args = parser.parse_args()
+    try:
+        import torch
+        torch.set_num_threads(2)
+    except ImportError:
+        torch = None
+    runs = {"tinygrad_rnn": tinygrad_chain, "numpy (by hand)": numpy_chain}
+    if torch is not None:
+        runs[f"pytorch {torch.__version__} eager"] = lambda: torch_chain(torch)
+    for run in runs.values():   # warm-up
+        run()
+    best = {name: [] for name in runs}
+    for _ in range(args.repeats):           # interleaved, so load swings hit every engine
+        for name, run in runs.items():
+            best[name].append(run())
+    ours = statistics.median(best["tinygrad_rnn"])
+    print(f"chain of {OPS:,} ops on a (4,) float32 tensor, forward + backward, "
+          f"median of {args.repeats}")
+    print(f"{'engine':<28}{'us/op':>8}{'ours / it':>12}")
+    for name, times in best.items():
+        per_op = statistics.median(times) / OPS * 1e6
+        print(f"{name:<28}{per_op:8.2f}{ours / statistics.median(times):12.2f}")
+    deep = statistics.median(deep_chain_backward() for _ in range(3))
+    print(f"50,000-op chain: backward in {deep:.3f} s (median of 3)")
+
+
+if __name__ == "__main__":
+    main()
