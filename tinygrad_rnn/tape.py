@@ -35,9 +35,9 @@ class Tape:
 
     def __init__(self, roots):
         tensors = graph_tensors(roots)
-        self.leaves = [t for t in tensors if t._node is None]
         self.entries = sorted((t for t in tensors if t._node is not None),
                               key=lambda t: t._node.seq)
+        self.leaves = _leaves_in_order_of_use(tensors, self.entries)
         self.labels = {}
         for t in self.leaves + self.entries:
             self.labels[id(t)] = f"%{len(self.labels)}"
@@ -77,6 +77,18 @@ class Tape:
         return "\n".join(self.lines())
 
     __repr__ = __str__
+
+
+def _leaves_in_order_of_use(tensors, entries) -> list:
+    """Leaves listed as the tape first reads them (a root that is itself a leaf comes last)."""
+    ordered, seen = [], set()
+    for t in entries:
+        for x in t._node.inputs or ():
+            if isinstance(x, Tensor) and x._node is None and id(x) not in seen:
+                seen.add(id(x))
+                ordered.append(x)
+    ordered += [t for t in tensors if t._node is None and id(t) not in seen]
+    return ordered
 
 
 def tape(output) -> Tape:
