@@ -1,0 +1,6 @@
+"""The list of subcommands; each module registers its own parser and ``run``."""
+from __future__ import annotations
+
+from . import charlm, gradcheck_command
+
+REGISTRY = [charlm.register_train, charlm.register_sample, gradcheck_command.register]
