@@ -1,0 +1,137 @@
+"""From a drawing to a ``graphviz.Digraph``: boxes, time-step clusters, gradient colours and
+their legend, the highlighted node of a step-through frame.
+
+One pass over the drawing. The DOT statements are written straight into the Digraph's
+``body`` (its documented list of verbatim lines) with the attribute text of each style built
+once: going through ``Digraph.node``/``edge`` quotes every attribute of every box again and
+costs about three times as much on a 20,000-node graph.
+"""
+from __future__ import annotations
+
+import math
+
+import graphviz
+
+from . import labels as L
+from .build import Drawing
+from .gradients import Scale
+
+HIGHLIGHT = dict(color="#ff7f0e", penwidth="5")
+INSIDE_STEP = ' weight=8'   # arrows inside a time step pull harder: steps stay compact
+
+
+def combined(norms: dict, keys) -> float | None:
+    """The norm shown for a box that stands for several tensors (rolled view): the largest,
+    NaN/Inf winning."""
+    value = None
+    for k in keys:
+        v = norms.get(k)
+        if v is None:
+            continue
+        if math.isnan(v) or math.isinf(v):
+            return v
+        value = v if value is None else max(value, v)
+    return value
+
+
+def quoted(value) -> str:
+    """A DOT attribute value: an HTML-like label as is, anything else double-quoted."""
+    text = str(value)
+    if text.startswith("<") and text.endswith(">"):
+        return text
+    return '"' + text.replace('"', '\\"') + '"'
+
+
+def attributes(attrs: dict) -> str:
+    return " ".join(f"{k}={quoted(v)}" for k, v in attrs.items())
+
+
+def emit(drawing: Drawing, rankdir: str = "TB", norms: dict | None = None,
+         scale: Scale | None = None, step_norms: dict | None = None, highlight: str | None = None,
+         title: str | None = None, note: str | None = None) -> graphviz.Digraph:
+    graph_attr = dict(rankdir=rankdir, fontname=L.FONT, fontsize="12", newrank="true",
+                      nodesep="0.25", ranksep="0.35")
+    if title:
+        graph_attr.update(label=L.escape(title), labelloc="t", fontsize="14")
+    g = graphviz.Digraph(f"tinygrad_rnn_{drawing.view}", graph_attr=graph_attr,
+                         node_attr=dict(fontname=L.FONT, fontsize="10", margin="0.08,0.04"),
+                         edge_attr=dict(fontname=L.FONT, fontsize="8", arrowsize="0.7"))
+    body = g.body
+    styles = {name: attributes(attrs) for name, attrs in L.STYLE.items()}
+    members: dict = {}
+    for item in drawing.items.values():
+        members.setdefault(item.step, []).append(item)
+
+    def put(indent: str, item) -> None:
+        lines = item.lines
+        attrs = None
+        if norms is not None and item.grads:
+            value = combined(norms, item.grads)
+            colour = scale.colour(value) if scale is not None else None
+            if colour is not None:
+                attrs = dict(L.STYLE[item.style])
+                attrs["fillcolor"], attrs["fontcolor"] = colour
+                if "filled" not in attrs.get("style", ""):
+                    attrs["style"] = attrs.get("style", "") + ",filled"
+                many = len(item.grads) > 1          # a rolled box: several steps' tensors
+                lines = lines + [f"{'max ' if many else ''}||g|| = {L.number(value)}"]
+        if item.id == highlight:
+            attrs = dict(attrs or L.STYLE[item.style], **HIGHLIGHT)
+        text = styles[item.style] if attrs is None else attributes(attrs)
+        body.append(f"{indent}{item.id} [label={quoted(L.join(lines))} {text}]\n")
+
+    for item in members.pop(None, ()):
+        put("\t", item)
+    for name, steps, label in drawing.clusters:
+        inside = [item for step in steps for item in members.get(step, ())]
+        if not inside:
+            continue
+        text = [label]
+        if step_norms is not None:
+            text.append(_step_norm_text([step_norms.get(s) for s in steps]))
+        cluster = dict(label=L.join(text), style="rounded,filled", fillcolor="#f6f6f6",
+                       color="#9a9a9a", fontname=L.FONT, fontsize="11", labeljust="l")
+        body.append(f"\tsubgraph {quoted('cluster_' + name)} {{\n\t\tgraph [{attributes(cluster)}]\n")
+        for item in inside:
+            put("\t\t", item)
+        body.append("\t}\n")
+
+    step_of = {item.id: item.step for item in drawing.items.values()}
+    shared = {}
+    for source, target, attrs in drawing.edges:
+        text = "" if attrs is None else shared.get(id(attrs))
+        if text is None:
+            text = " " + attributes(attrs)
+            if "label" not in attrs:            # the common styles: built once
+                shared[id(attrs)] = text
+        step = step_of.get(source)
+        if step is not None and step == step_of.get(target):
+            text += INSIDE_STEP
+        body.append(f"\t{source} -> {target} [{text.strip()}]\n" if text else f"\t{source} -> {target}\n")
+    if scale is not None or note:
+        body.append(f"\tlegend [label={_legend(scale, note)} shape=plaintext fontsize=9]\n")
+    return g
+
+
+def _step_norm_text(values) -> str:
+    shown = [L.number(v) for v in values]
+    if len(shown) > 6:
+        shown = shown[:3] + ["..."] + shown[-2:]
+    return "||dL/dh_t|| = " + ", ".join(shown)
+
+
+def _legend(scale: Scale | None, note: str | None) -> str:
+    """An HTML-like table: one row per colour of the gradient scale, plus a note."""
+    rows = ['<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3">']
+    if scale is not None:
+        rows.append('<TR><TD BORDER="0"><B>legend: ||gradient|| (log10 colour scale)</B></TD></TR>')
+        for text, fill, font in scale.legend():
+            rows.append(f'<TR><TD BGCOLOR="{fill}"><FONT COLOR="{font}">{_html(text)}</FONT></TD></TR>')
+    if note:
+        rows.append(f'<TR><TD BORDER="0">{_html(note)}</TD></TR>')
+    rows.append("</TABLE>")
+    return "<" + "".join(rows) + ">"
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

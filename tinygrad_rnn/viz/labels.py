@@ -1,0 +1,148 @@
+"""Text and colours of the drawings: tensor and op labels, value summaries, the styles of the
+node kinds. Labels are lists of lines; ``join`` turns them into one DOT label."""
+from __future__ import annotations
+
+import math
+
+from ..tensor import Tensor
+
+FONT = "Helvetica"
+
+# Fill colours of the node kinds (gradients, when drawn, replace the fill of tensor nodes).
+STYLE = {
+    "parameter": dict(shape="box", style="filled,bold", fillcolor="#cfe3ff", penwidth="2"),
+    "input": dict(shape="box", style="filled", fillcolor="#e8e8e8", color="#777777"),
+    "cut": dict(shape="box", style="filled,dashed,bold", fillcolor="#ffffff", color="#d62728",
+                penwidth="2"),
+    "intermediate": dict(shape="box", style="rounded,filled", fillcolor="#ffffff"),
+    "output": dict(shape="box", style="rounded,filled,bold", fillcolor="#ffe1c4", peripheries="2"),
+    "op": dict(shape="ellipse", style="filled", fillcolor="#fff4c2"),
+    "vjp": dict(shape="box", style="filled", fillcolor="#fde4ec"),
+    "freed": dict(shape="ellipse", style="filled,dashed", fillcolor="#f4f4f4", color="#999999"),
+    "seed": dict(shape="oval", style="filled", fillcolor="#ffe1c4"),
+    "earlier": dict(shape="plaintext", fontcolor="#d62728"),
+}
+NO_GRAD_EDGE = dict(color="#aaaaaa")
+CUT_EDGE = dict(style="dashed", color="#d62728", penwidth="1.5", fontcolor="#d62728", fontsize="9")
+RECURRENT_EDGE = dict(color="#1f77b4", penwidth="2", fontcolor="#1f77b4", fontsize="9")
+
+
+def escape(text: str) -> str:
+    """Text safe inside a DOT label (backslashes doubled; quotes are quoted by graphviz)."""
+    return str(text).replace("\\", "\\\\")
+
+
+def join(lines) -> str:
+    return "\\n".join(escape(line) for line in lines if line)
+
+
+def shape_text(t: Tensor) -> str:
+    """``(4, 8) float32 cpu``."""
+    shape = tuple(t.shape)
+    shape = f"({shape[0]},)" if len(shape) == 1 else str(shape)
+    return f"{shape} {t.dtype} {t.device}"
+
+
+def number(value: float) -> str:
+    if value is None:
+        return "-"
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if value == 0:
+        return "0"
+    return f"{value:.3g}" if 1e-3 <= abs(value) < 1e4 else f"{value:.2e}"
+
+
+def values_text(t: Tensor, limit: int = 8) -> list[str]:
+    """The values of a small tensor, or min / mean / max of a larger one."""
+    data = t.numpy()
+    if data.size == 0:
+        return ["(empty)"]
+    if data.dtype.kind == "b":
+        data = data.astype("int8")
+    if data.ndim == 0:
+        return [number(float(data))]
+    if data.size <= limit:
+        flat = ", ".join(number(float(v)) for v in data.reshape(-1))
+        return [f"[{flat}]"]
+    data = data.astype("float64")
+    return [f"min {number(float(data.min()))}  mean {number(float(data.mean()))}  "
+            f"max {number(float(data.max()))}"]
+
+
+def brief(t: Tensor, kind: str) -> str:
+    """A short name for a tensor: its name, else what made it."""
+    if t.name:
+        return t.name
+    if t._node is not None:
+        return f"{t._node.name} out"
+    return kind
+
+
+def tensor_lines(t: Tensor, kind: str, show_shapes: bool, show_values: bool) -> list[str]:
+    words = {"parameter": "parameter", "input": "input", "cut": "cut: detached (truncated BPTT)",
+             "output": "output"}
+    head = t.name or ""
+    what = words.get(kind)
+    if what:
+        head = f"{head}  ({what})" if head else what
+    lines = [head] if head else []
+    if show_shapes:
+        lines.append(shape_text(t))
+    if show_values:
+        lines.extend(values_text(t))
+    return lines or [" "]
+
+
+def roles(node) -> list[str]:
+    """Names of a node's inputs as its formula uses them (x; a, b; A, B)."""
+    count = len(node.inputs) if node.inputs is not None else 0
+    if count == 1:
+        return ["x"]
+    if count == 2:
+        return ["A", "B"] if "gA" in (node.formula or "") else ["a", "b"]
+    return [f"x{k}" for k in range(count)]
+
+
+def op_lines(node, verbose: bool) -> list[str]:
+    """``mul(., 0.5)`` / ``sum axis=1``: the op, its Python-number arguments (``.`` for a
+    tensor) and other settings; the VJP formula and tape position when verbose."""
+    head = node.name
+    extra = node.extra_repr()
+    args = []
+    if node.inputs is not None:
+        args = [repr(v) if not isinstance(v, Tensor) else "." for v in node.inputs]
+    if any(a != "." for a in args):
+        head = f"{head}({', '.join(args)})"
+    if extra:
+        head = f"{head} {extra}"
+    lines = [head]
+    if node.inputs is None:
+        lines.append("(freed by backward)")
+    if verbose:
+        if node.formula:
+            lines.append(node.formula)
+        lines.append(f"tape %{node.seq}" + (f"  [{node.scope}]" if node.scope else ""))
+    return lines
+
+
+def vjp_lines(node, y: Tensor, kind_of, show_shapes: bool, verbose: bool) -> list[str]:
+    """``tanh backward``, its formula, and the tensors it saved for it."""
+    lines = [f"{node.name} backward" + (f": {node.formula}" if node.formula else "")]
+    if node.inputs is None:
+        lines.append("(freed by backward: saved tensors released)")
+        return lines
+    saved = []
+    if node.saves_inputs:
+        for role, x in zip(roles(node), node.inputs):
+            if isinstance(x, Tensor):
+                text = f"{role} = {brief(x, kind_of(x))}"
+                saved.append(f"{text} {tuple(x.shape)}" if show_shapes else text)
+    if node.uses_output:
+        saved.append(f"y {tuple(y.shape)}" if show_shapes else "y")
+    lines.append("saved: " + (", ".join(saved) if saved else "nothing"))
+    if verbose:
+        lines.append(f"tape %{node.seq}" + (f"  [{node.scope}]" if node.scope else ""))
+    return lines
