@@ -16,6 +16,7 @@ import gc
 import heapq
 from typing import Sequence
 
+from .backends import backend_for
 from .errors import BackwardError
 from .grad_mode import set_grad_enabled
 from .state import STATE
@@ -117,7 +118,7 @@ def _root_gradients(roots, root_grads):
                 raise BackwardError(
                     f"backward: a gradient can be created implicitly only for a one-element "
                     f"output; this one has shape {tuple(root.shape)}: pass gradient= of that shape")
-            grads.append(Tensor._make(root.data * 0 + 1))
+            grads.append(Tensor._make(backend_for(root.data).xp.ones_like(root.data)))  # 1 even if root is NaN
             continue
         if not isinstance(given, Tensor):
             given = Tensor(given, dtype=root.dtype, device=root.device)

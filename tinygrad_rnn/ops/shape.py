@@ -88,7 +88,9 @@ def _index_part(part):
 
 def backend_for_list(values: list):
     from ..backends import numpy_backend
-    return numpy_backend().asarray(values)
+    array = numpy_backend().asarray(values)
+    # x[[]] picks no positions (NumPy, PyTorch); an empty list must not index as float data
+    return array.astype("int64") if array.size == 0 else array
 
 
 def _is_basic(index) -> bool:
@@ -161,7 +163,8 @@ def _show_index(index) -> str:
         if hasattr(part, "shape") and getattr(part, "ndim", 0) > 0:
             shown.append(f"<{part.dtype} array {tuple(part.shape)}>")
         elif isinstance(part, slice):
-            shown.append(":".join("" if v is None else str(v) for v in (part.start, part.stop, part.step)).rstrip(":") or ":")
+            bounds = ["" if v is None else str(v) for v in (part.start, part.stop)]
+            shown.append(":".join(bounds) + ("" if part.step is None else f":{part.step}"))
         else:
             shown.append(repr(part))
     return "[" + ", ".join(shown) + "]"
