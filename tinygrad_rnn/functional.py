@@ -152,6 +152,7 @@ def cross_entropy(logits: Tensor, target, ignore_index: int = -100,
     if target_data.dtype.kind not in "iu":
         raise OpError(f"cross_entropy: target must hold class indices (integers), got "
                       f"{target_data.dtype}")
+    target_shape = tuple(target_data.shape)     # reduction="none" gives one loss per target
     if logits.ndim == 1:
         logits, target_data = logits.unsqueeze(0), target_data.reshape(1)
     if logits.ndim > 2:   # (N, C, d1, ...) -> (N * d1 * ..., C)
@@ -175,6 +176,8 @@ def cross_entropy(logits: Tensor, target, ignore_index: int = -100,
     losses = -picked * Tensor._make(keep.astype(logits.dtype))
     if reduction == "mean":
         return losses.sum() / max(int(keep.sum()), 1)
+    if reduction == "none":   # in the target's shape, as PyTorch: (N, d1, ...), or () for (C,)
+        return losses.reshape(target_shape)
     return _reduce(losses, reduction, "cross_entropy")
 
 

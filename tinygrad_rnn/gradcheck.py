@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .backends import backend_for
 from .engine import grad
-from .grad_mode import no_grad
+from .grad_mode import enable_grad, no_grad
 from .tensor import Tensor
 
 
@@ -111,10 +111,14 @@ def gradgradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float
     count = len(inputs)
 
     def backward_pass(*values):
-        outs = [o for o in _differentiable(_as_tuple(fn(*values[:count]))) if o.requires_grad]
-        grads = grad(outs, [v for v in values[:count] if v in checked_set],
-                     grad_outputs=list(values[count:count + len(outs)]),
-                     create_graph=True, allow_unused=True)
+        # gradcheck runs this under no_grad for its finite differences, but a backward pass
+        # needs a recorded forward, so record one here regardless.
+        with enable_grad():
+            outs = [o for o in _differentiable(_as_tuple(fn(*values[:count])))
+                    if o.requires_grad]
+            grads = grad(outs, [v for v in values[:count] if v in checked_set],
+                         grad_outputs=list(values[count:count + len(outs)]),
+                         create_graph=True, allow_unused=True)
         return tuple(g for g in grads if g is not None)
 
     checked_set = _IdentitySet(checked)

@@ -27,10 +27,10 @@ class MatMul(Function):
         a2 = a.reshape(1, a.shape[0]) if a.ndim == 1 else a
         b2 = b.reshape(b.shape[0], 1) if b.ndim == 1 else b
         g2 = gy
+        if b.ndim == 1:      # first: for vector @ vector, gy is 0-d and -2 is not yet an axis
+            g2 = g2.unsqueeze(-1)
         if a.ndim == 1:
             g2 = g2.unsqueeze(-2)
-        if b.ndim == 1:
-            g2 = g2.unsqueeze(-1)
         grad_a = grad_b = None
         if needs_grad(a):
             grad_a = unbroadcast(g2 @ b2.mT, a2).reshape(a.shape)
