@@ -34,3 +34,14 @@ class NumpyBackend(Backend):
 
     def manual_seed(self, seed: int) -> None:
         self._generator = numpy.random.default_rng(seed)
+
+    # ------------------------------------------------- checkpoints (tg.save / tg.load)
+    def write_array(self, file, array) -> None:
+        """Write ``array`` (a host array) to the binary file object ``file`` in .npy format.
+        Object arrays are refused (``allow_pickle=False``): nothing saved needs unpickling."""
+        numpy.lib.format.write_array(file, numpy.asarray(array), allow_pickle=False)
+
+    def read_array(self, file):
+        """Read one .npy array from the binary file object ``file``, never unpickling: an
+        object array raises ValueError instead of running the pickle it holds."""
+        return numpy.lib.format.read_array(file, allow_pickle=False)

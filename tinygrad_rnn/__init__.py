@@ -25,6 +25,8 @@ from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .tape import Tape, graph_tensors, scope, tape
 from . import functional, nn
+from . import optim
+from .serialization import CheckpointError, load, save
 
 __version__ = "0.1.0"
 
@@ -71,4 +73,5 @@ __all__ = [
     "cat", "concat", "stack", "where", "maximum", "minimum", "exp", "log", "sqrt", "tanh",
     "sigmoid", "relu", "abs", "sin", "cos", "matmul", "clamp", "clip", "split", "chunk",
     "sum", "mean", "logsumexp", "functional", "nn",
+    "optim", "save", "load", "CheckpointError",
 ]

@@ -8,6 +8,8 @@ from .layer_norm import LayerNorm
 from .linear import Linear
 from .module import IncompatibleKeys, Module
 from .parameter import Parameter
+from . import utils
 
 __all__ = ["Module", "Parameter", "IncompatibleKeys", "Linear", "Embedding", "LayerNorm",
-           "Dropout", "Sequential", "ModuleList", "Tanh", "Sigmoid", "ReLU", "Softmax", "init"]
+           "Dropout", "Sequential", "ModuleList", "Tanh", "Sigmoid", "ReLU", "Softmax", "init",
+           "utils"]

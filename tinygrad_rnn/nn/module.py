@@ -109,20 +109,28 @@ class Module:
             yield b
 
     # ------------------------------------------------------------- state
+    def _state_items(self) -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, tensor) for every parameter and buffer in PyTorch's state_dict order:
+        a module's own parameters, then its own buffers, then its children's, depth first;
+        a shared (tied) tensor is listed under each of its names, as PyTorch does."""
+        stack = [("", self)]
+        while stack:                         # explicit stack: deep models never recurse
+            prefix, module = stack.pop()
+            for registry in (module._parameters, module._buffers):
+                for name, tensor in registry.items():
+                    if tensor is not None:
+                        yield prefix + name, tensor
+            stack.extend(reversed([(f"{prefix}{name}.", sub)
+                                   for name, sub in module._modules.items() if sub is not None]))
+
     def state_dict(self) -> "OrderedDict[str, Tensor]":
         """Every parameter and buffer by dotted name (detached tensors sharing the values)."""
-        state = OrderedDict()
-        for name, p in self.named_parameters():
-            state[name] = p.detach()
-        for name, b in self.named_buffers():
-            state[name] = b.detach()
-        return state
+        return OrderedDict((name, tensor.detach()) for name, tensor in self._state_items())
 
     def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
         """Copy values in by name. Arrays (numpy/cupy) and Tensors are accepted, so a
         ``{k: v.numpy() for k, v in torch_module.state_dict().items()}`` loads unchanged."""
-        own = dict(self.named_parameters())
-        own.update(self.named_buffers())
+        own = dict(self._state_items())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         mismatched = []
