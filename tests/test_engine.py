@@ -288,3 +288,39 @@ def test_mixed_devices_raise_a_clear_error():
         pytest.skip("needs a GPU: mixes a cpu and a cuda tensor")
     with pytest.raises(tg.OpError, match=r"different devices \(cpu, cuda:0\)"):
         Tensor([1.0]) + Tensor([1.0], device="cuda")
+
+
+def test_in_place_change_seen_through_a_view_is_detected():
+    # Linear reads w through the view w.mT; an optimizer step changes w itself
+    x = leaf([[1.0, 2.0]])
+    w = leaf([[0.5, -0.5], [1.0, 2.0]])
+    loss = ((x @ w.mT) ** 2).sum()
+    with tg.no_grad():
+        w.mul_(10.0)
+    with pytest.raises(BackwardError, match=r"matmul .*input 1 .*version 0, now version 1"):
+        loss.backward()
+
+
+def test_in_place_change_through_a_view_bumps_the_base():
+    x = Tensor(np.zeros((2, 3)))
+    row = x[0]
+    row.fill_(1.0)                             # writes into x's memory
+    assert x.version == 1 and row.version == 1 and x.tolist()[0] == [1.0, 1.0, 1.0]
+    assert x[[0, 1]]._base is None             # advanced indexing copies: not a view
+    assert x.detach()._base is x
+
+
+def test_leaf_gradients_are_separate_writable_arrays():
+    a, b = leaf([1.0, 2.0]), leaf([3.0])
+    (a + b).sum().backward()                   # add hands gy to both; b's is a broadcast sum
+    assert a.grad is not b.grad
+    a.grad.data *= 2.0                         # writable, and b.grad is unaffected
+    assert b.grad.tolist() == [2.0]
+
+
+def test_tensor_copies_the_array_it_is_given():
+    source = np.ones(3)
+    t = Tensor(source, requires_grad=True)
+    with tg.no_grad():
+        t.mul_(5.0)
+    assert source.tolist() == [1.0, 1.0, 1.0]

@@ -31,6 +31,14 @@ from .serialization import CheckpointError, load, save
 __version__ = "0.1.0"
 
 
+def __getattr__(name: str):
+    # tg.viz is imported on first use, so importing the core never needs graphviz
+    if name == "viz":
+        import importlib
+        return importlib.import_module(".viz", __name__)
+    raise AttributeError(f"module 'tinygrad_rnn' has no attribute {name!r}")
+
+
 def maximum(a, b):
     return a.maximum(b) if isinstance(a, Tensor) else b.maximum(a)
 

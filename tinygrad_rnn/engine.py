@@ -52,7 +52,10 @@ def run_backward(roots: Sequence[Tensor], root_grads, retain_graph: bool = False
         if wanted_ids and id(leaf) in wanted_ids:
             found[wanted_ids[id(leaf)]] = grad
         if accumulate:
-            leaf.grad = grad if leaf.grad is None else leaf.grad + grad
+            if leaf.grad is not None:
+                leaf.grad = leaf.grad + grad
+            else:   # a VJP may hand one array to several leaves, or a read-only broadcast view
+                leaf.grad = grad if create_graph else Tensor._make(grad.data.copy())
     return found
 
 

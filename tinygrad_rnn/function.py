@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 
+from .backends import backend_for
 from .errors import OpError, describe
 from .state import STATE
 from .tensor import Tensor
@@ -35,6 +36,7 @@ class Function:
     name = "function"        # shown in the tape and in error messages
     saves_inputs = True      # backward reads the inputs' values (so in-place edits matter)
     uses_output = False      # backward reads the output's value
+    may_view = False         # the output may share memory with input 0 (reshape, slicing, ...)
     formula = ""             # the VJP in words, for the tape and the graph drawings
 
     def forward(self, *arrays):
@@ -55,7 +57,7 @@ class Function:
                 arrays.append(value.data)
                 if value.requires_grad:
                     requires_grad = True
-                if value._version:
+                if value._version or value._base is not None:
                     mutated = True
             else:
                 arrays.append(value)
@@ -64,10 +66,12 @@ class Function:
         except Exception as error:
             raise self.failure(inputs, error) from None
         out = Tensor._make(data)
+        if self.may_view:
+            _link_view(out, inputs[0])
         if requires_grad and STATE.grad_enabled:
             self.inputs = inputs
             self.seq = next(_tape_position)
-            self.versions = ([v._version if isinstance(v, Tensor) else 0 for v in inputs]
+            self.versions = ([v.version if isinstance(v, Tensor) else 0 for v in inputs]
                              if mutated else None)
             self.edit_stamp = STATE.inplace_edits
             self.scope = STATE.scope
@@ -103,10 +107,10 @@ class Function:
             for i, value in enumerate(self.inputs):
                 if isinstance(value, Tensor):
                     saved = self.versions[i] if self.versions is not None else 0
-                    if value._version != saved:
-                        raise _modified(self, f"input {i}", saved, value._version)
-        if self.uses_output and y._version:
-            raise _modified(self, "output", 0, y._version)
+                    if value.version != saved:
+                        raise _modified(self, f"input {i}", saved, value.version)
+        if self.uses_output and y.version:
+            raise _modified(self, "output", 0, y.version)
 
     def release(self) -> None:
         """Drop what backward needed; a later backward through here raises."""
@@ -114,6 +118,14 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{self.name} #{getattr(self, 'seq', '?')}>"
+
+
+def _link_view(out: Tensor, source) -> None:
+    """Mark ``out`` as a view of ``source``'s memory when it really is one (NumPy and CuPy
+    return views for basic slicing, transposes and most reshapes, copies otherwise)."""
+    data = out.data
+    if getattr(data, "base", None) is not None and backend_for(data).xp.may_share_memory(data, source.data):
+        out._base = source if source._base is None else source._base
 
 
 def _modified(function: Function, which: str, saved: int, now: int):

@@ -28,8 +28,10 @@ class _Size(int):
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_version", "_retains_grad", "name",
-                 "__weakref__")
+    # _base: the tensor whose memory this one views (None when it owns its memory); views
+    # share their base's version counter, so an in-place edit through either is noticed
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_version", "_base", "_retains_grad",
+                 "name", "__weakref__")
     __array_ufunc__ = None  # numpy defers to our reflected operators (np_array * tensor)
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype=None, device=None,
@@ -38,11 +40,15 @@ class Tensor:
             data = data.data
         device = target_device(data, device)
         backend = backend_for_device(device)
-        self.data = backend.asarray(data, dtype=resolve_dtype(data, dtype, backend), device=device)
+        # arrays are copied (as torch.tensor does), so later in-place updates never write
+        # into the caller's array
+        self.data = backend.asarray(data, dtype=resolve_dtype(data, dtype, backend), device=device,
+                                    copy=hasattr(data, "shape"))
         self.grad = None
         self.requires_grad = False
         self._node = None
         self._version = 0
+        self._base = None
         self._retains_grad = False
         self.name = name
         if requires_grad:
@@ -58,6 +64,7 @@ class Tensor:
         tensor.requires_grad = False
         tensor._node = None
         tensor._version = 0
+        tensor._base = None
         tensor._retains_grad = False
         tensor.name = None
         return tensor
@@ -100,7 +107,8 @@ class Tensor:
 
     @property
     def version(self) -> int:
-        return self._version
+        """In-place edits so far of the memory this tensor reads (its own, or its base's)."""
+        return (self if self._base is None else self._base)._version
 
     def __len__(self) -> int:
         if self.data.ndim == 0:
@@ -188,8 +196,11 @@ class Tensor:
                      create_graph=create_graph)
 
     def detach(self) -> "Tensor":
-        """The same values with no history: gradients stop here (truncated BPTT uses this)."""
-        return Tensor._make(self.data)
+        """The same values (shared memory) with no history: gradients stop here (truncated BPTT
+        uses this). Like any view, it shares the version counter of the memory's owner."""
+        out = Tensor._make(self.data)
+        out._base = self if self._base is None else self._base
+        return out
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if not self.is_leaf:
@@ -328,7 +339,7 @@ class Tensor:
                 "out-of-place op")
 
     def _bump(self) -> "Tensor":
-        self._version += 1
+        (self if self._base is None else self._base)._version += 1
         STATE.inplace_edits += 1
         return self
 

@@ -13,6 +13,7 @@ class Reshape(Function):
     """y = x viewed with another shape.   gx = gy reshaped to x's shape."""
     __slots__ = ("shape",)
     name, formula, saves_inputs = "reshape", "gx = reshape(gy, x.shape)", False
+    may_view = True
 
     def __init__(self, shape: tuple):
         self.shape = shape
@@ -31,6 +32,7 @@ class Permute(Function):
     """y = x with its axes reordered by ``dims``.   gx = gy with the inverse order."""
     __slots__ = ("dims",)
     name, formula, saves_inputs = "permute", "gx = permute(gy, inverse(dims))", False
+    may_view = True
 
     def __init__(self, dims: tuple):
         self.dims = dims
@@ -56,6 +58,7 @@ class BroadcastTo(Function):
     """y = x repeated along new or size-1 axes to ``shape``.   gx = gy summed over the copies."""
     __slots__ = ("shape",)
     name, formula, saves_inputs = "broadcast_to", "gx = sum_to(gy, x.shape)", False
+    may_view = True
 
     def __init__(self, shape: tuple):
         self.shape = shape
@@ -117,6 +120,7 @@ class GetItem(Function):
     gx = zeros like x, with gy added back at ``index`` (repeated positions accumulate)."""
     __slots__ = ("index",)
     name, formula, saves_inputs = "getitem", "gx = scatter_add(zeros(x.shape), index, gy)", False
+    may_view = True
 
     def __init__(self, index):
         self.index = index

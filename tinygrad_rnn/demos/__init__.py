@@ -1,0 +1,19 @@
+"""The lecture's examples, each a function ``run(...) -> dict of metrics`` that trains on
+real (bundled or generated) data and prints what it learns; ``tinygrad-rnn demo NAME``
+runs them."""
+from __future__ import annotations
+
+from importlib import import_module
+
+# name -> (module, one-line description)
+DEMOS = {
+    "hello": ("hello", "4-letter vocabulary [h, e, l, o]: an RNN learns to spell 'hello'"),
+    "binary_addition": ("binary_addition", "many-to-many: add two 8-bit numbers bit by bit"),
+    "korean": ("korean", "Korean alphabet continuation and autocomplete from '기'"),
+}
+
+
+def get(name: str):
+    if name not in DEMOS:
+        raise ValueError(f"unknown demo {name!r}; choose one of {', '.join(DEMOS)}")
+    return import_module(f".{DEMOS[name][0]}", __name__)

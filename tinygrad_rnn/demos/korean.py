@@ -1,0 +1,85 @@
+"""Korean, character by character: continue the alphabet, then autocomplete phrases.
+
+1. Continuation: a GRU reads syllables of 가나다라마바사아자차카타파하 and predicts the next;
+   from any prefix it must write out the rest.
+2. Autocomplete: a GRU language model trained on the Korean side of the bundled Tatoeba
+   pairs; given '기' it completes phrases it has learned ("기다려!", "기억해." ...).
+
+Both are the same model, p(x_{t+1} | x_{<=t}) = softmax(W_hy h_t + b_y) with
+h_t = GRU(E[x_t], h_{t-1}); only the text differs.
+"""
+from __future__ import annotations
+
+import random
+
+import tinygrad_rnn as tg
+import tinygrad_rnn.functional as F
+from tinygrad_rnn import data, optim
+from tinygrad_rnn.models import CharLM, Vocabulary, batchify, bptt_windows, detach_state
+
+ALPHABET = "가나다라마바사아자차카타파하"
+
+
+def _train(model, streams, seq_len: int, steps: int, lr: float) -> float:
+    optimizer = optim.Adam(model.parameters(), lr=lr)
+    windows, state, loss = None, None, None
+    for _ in range(steps):
+        if windows is None:
+            windows, state = bptt_windows(streams, seq_len), None
+        try:
+            x, y = next(windows)
+        except StopIteration:
+            windows = None
+            continue
+        logits, state = model(x, state)
+        state = detach_state(state)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        tg.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimizer.step()
+    return loss.item()
+
+
+def continuation(steps: int, seed: int, device: str, log) -> float:
+    """Fraction of alphabet prefixes from which the model writes the exact rest."""
+    rng = random.Random(seed)
+    text = "".join(ALPHABET[rng.randrange(3):] + "\n" for _ in range(400))
+    vocab = Vocabulary.from_text(text)
+    model = CharLM(len(vocab), 64, "gru", embedding_dim=16).to(device)
+    loss = _train(model, batchify(vocab.encode(text), 8, device), 16, steps, 0.01)
+    right = 0
+    for k in range(1, len(ALPHABET)):
+        rest = model.generate(vocab, "\n" + ALPHABET[:k], len(ALPHABET) - k, temperature=0)
+        right += rest == ALPHABET[k:]
+        if k in (1, 5, 10):
+            log(f"  {ALPHABET[:k]} -> {rest}")
+    accuracy = right / (len(ALPHABET) - 1)
+    log(f"alphabet continuation: loss {loss:.3f}, {accuracy:.0%} of prefixes continued exactly")
+    return accuracy
+
+
+def autocomplete(steps: int, seed: int, device: str, log, prime: str = "기") -> tuple[str, bool]:
+    text = data.load_text("korean")
+    lines = set(text.splitlines())
+    vocab = Vocabulary.from_text(text)
+    model = CharLM(len(vocab), 256, "gru", embedding_dim=64).to(device)
+    loss = _train(model, batchify(vocab.encode(text), 32, device), 32, steps, 0.003)
+    completion = model.generate(vocabulary=vocab, prime="\n" + prime, length=30, temperature=0)
+    phrase = prime + completion.split("\n")[0]
+    learned = phrase in lines
+    log(f"autocomplete: loss {loss:.3f}; '{prime}' -> '{phrase}' "
+        f"({'a learned sentence' if learned else 'not in the corpus'})")
+    for i in range(3):
+        alternative = model.generate(vocab, "\n" + prime, 30, temperature=0.5, seed=seed + i)
+        log(f"  sampled: {prime}{alternative.split(chr(10))[0]}")
+    return phrase, learned
+
+
+def run(steps: int = 1500, seed: int = 0, device: str = "cpu", out: str | None = None,
+        log=print, alphabet_steps: int = 300) -> dict:
+    tg.manual_seed(seed)
+    accuracy = continuation(alphabet_steps, seed, device, log)
+    phrase, learned = autocomplete(steps, seed, device, log)
+    return {"continuation_accuracy": accuracy, "completion": phrase, "learned": learned,
+            "success": accuracy == 1.0 and learned}
