@@ -1,0 +1,191 @@
+"""Char-LM training step: ms per step of tinygrad_rnn's recurrent layers next to a hand-written
+NumPy step (bench/numpy_charlm.py) and PyTorch's nn.LSTM / nn.GRU / nn.RNN, all in one process.
+
+The step: vocabulary 65, one-hot (T, B, 65) float32 input, one recurrent layer of width H, a
+linear read-out to 65 logits, mean cross-entropy over all B*T positions, forward + backward +
+SGD update. Sizes (B, T, H): (32, 32, 128), (32, 64, 256), (64, 64, 512); cells LSTM, GRU, RNN
+(tanh). Also the composed LSTM (``fused=False``: ~17 core ops per time step), and the peak
+memory of one step (tracemalloc) next to the NumPy step's.
+
+    python bench/bench_charlm.py                      # everything (a few minutes on 2 cores)
+    python bench/bench_charlm.py --sizes 64,64,512 --cells lstm --repeats 7
+
+All implementations start from the same weights (the first step's losses are printed and must
+agree), and the timings are interleaved round-robin, so the ratios are comparable even though
+the machine is shared: compare the ratios of one run, not absolute times across runs.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import tinygrad_rnn as tg  # noqa: E402
+import tinygrad_rnn.functional as F  # noqa: E402
+from tinygrad_rnn.models import GRU, LSTM, RNN  # noqa: E402
+from tinygrad_rnn.nn import Linear  # noqa: E402
+from numpy_charlm import NumpyCharLM  # noqa: E402
+
+VOCAB = 65
+LR = 0.1
+SIZES = [(32, 32, 128), (32, 64, 256), (64, 64, 512)]
+LAYERS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+
+
+def batch(B: int, T: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(0, VOCAB, size=(T + 1, B))
+    x = np.eye(VOCAB, dtype=np.float32)[ids[:-1]]            # (T, B, V) one-hot
+    return x, ids[1:]
+
+
+class TinyStep:
+    """The step with tinygrad_rnn: layer -> Linear -> cross_entropy -> backward -> SGD."""
+
+    def __init__(self, cell: str, H: int, fused: bool):
+        tg.manual_seed(0)
+        self.rnn = LAYERS[cell](VOCAB, H, fused=fused)
+        self.out = Linear(H, VOCAB)
+        self.params = list(self.rnn.parameters()) + list(self.out.parameters())
+
+    def state(self) -> dict:
+        d = {k: v.numpy() for k, v in self.rnn.state_dict().items()}
+        return {k[:-3] if k.endswith("_l0") else k: v for k, v in d.items()} | {
+            "out_weight": self.out.weight.numpy(), "out_bias": self.out.bias.numpy()}
+
+    def __call__(self, x, y) -> float:
+        T, B, _ = x.shape
+        out, _ = self.rnn(tg.Tensor(x))
+        logits = self.out(out).reshape(T * B, VOCAB)
+        loss = F.cross_entropy(logits, y.reshape(-1))
+        loss.backward()
+        with tg.no_grad():
+            for p in self.params:
+                p.data -= LR * p.grad.data
+                p.grad = None
+        return loss.item()
+
+
+class TorchStep:
+    def __init__(self, torch, cell: str, H: int, state: dict):
+        self.torch = torch
+        layer = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
+        self.rnn = layer(VOCAB, H)
+        self.out = torch.nn.Linear(H, VOCAB)
+        with torch.no_grad():
+            for k, v in self.rnn.named_parameters():
+                v.copy_(torch.from_numpy(state[k[:-3]]))
+            self.out.weight.copy_(torch.from_numpy(state["out_weight"]))
+            self.out.bias.copy_(torch.from_numpy(state["out_bias"]))
+        self.params = list(self.rnn.parameters()) + list(self.out.parameters())
+
+    def __call__(self, x, y) -> float:
+        torch = self.torch
+        T, B, _ = x.shape
+        out, _ = self.rnn(torch.from_numpy(x))
+        logits = self.out(out).reshape(T * B, VOCAB)
+        loss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(y.reshape(-1)))
+        loss.backward()
+        with torch.no_grad():
+            for p in self.params:
+                p -= LR * p.grad
+                p.grad = None
+        return loss.item()
+
+
+def timed(fn, x, y) -> float:
+    start = time.perf_counter()
+    fn(x, y)
+    return (time.perf_counter() - start) * 1e3
+
+
+def peak_mb(fn, x, y) -> float:
+    fn(x, y)                                   # warm: allocator caches, lazily built things
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    fn(x, y)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def run(sizes, cells, repeats: int, composed_cells, memory: bool):
+    try:
+        import torch
+        torch.set_num_threads(2)
+    except ImportError:
+        torch = None
+    rows = []
+    for B, T, H in sizes:
+        x, y = batch(B, T)
+        for cell in cells:
+            impls = {"fused": TinyStep(cell, H, fused=True)}
+            if cell in composed_cells:
+                impls["composed"] = TinyStep(cell, H, fused=False)
+            state = impls["fused"].state()
+            ref = NumpyCharLM(cell, VOCAB, H)
+            ref.load(state)
+            impls["numpy"] = lambda a, b, ref=ref: ref.step(a, b, LR)
+            if torch is not None:
+                impls["torch"] = TorchStep(torch, cell, H, state)
+            first = {name: fn(x, y) for name, fn in impls.items()}   # same weights: same loss
+            spread = max(first.values()) - min(first.values())
+            times = {name: [] for name in impls}
+            for _ in range(repeats):                                  # interleaved
+                for name, fn in impls.items():
+                    times[name].append(timed(fn, x, y))
+            ms = {name: statistics.median(v) for name, v in times.items()}
+            mem = {}
+            if memory:
+                for name in ("fused", "composed", "numpy"):
+                    if name in impls:
+                        mem[name] = peak_mb(impls[name], x, y)
+            rows.append((cell, (B, T, H), ms, mem, spread))
+            print(_row(rows[-1]), flush=True)
+    return rows
+
+
+HEADER = ("cell  B,T,H         fused ms  composed ms  numpy ms  torch ms | fused/np  fused/torch"
+          "  composed/np | peak MB fused  composed  numpy  fused/np | loss spread")
+
+
+def _row(row) -> str:
+    cell, (B, T, H), ms, mem, spread = row
+    f = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
+    r = lambda a, b: "-" if a is None or b is None else f"{a / b:.2f}"  # noqa: E731
+    return (f"{cell:5s} {B:2d},{T:2d},{H:3d}  {f(ms.get('fused')):>9s} {f(ms.get('composed')):>12s} "
+            f"{f(ms.get('numpy')):>9s} {f(ms.get('torch')):>9s} | {r(ms.get('fused'), ms.get('numpy')):>8s} "
+            f"{r(ms.get('fused'), ms.get('torch')):>12s} {r(ms.get('composed'), ms.get('numpy')):>12s} | "
+            f"{f(mem.get('fused')):>13s} {f(mem.get('composed')):>9s} {f(mem.get('numpy')):>6s} "
+            f"{r(mem.get('fused'), mem.get('numpy')):>9s} | {spread:.1e}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="all",
+                        help="'all' or B,T,H triples separated by ';' (e.g. '64,64,512')")
+    parser.add_argument("--cells", default="lstm,gru,rnn")
+    parser.add_argument("--composed", default="lstm",
+                        help="cells also timed with fused=False (comma-separated, or 'none')")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--no-memory", action="store_true")
+    args = parser.parse_args(argv)
+    sizes = SIZES if args.sizes == "all" else [
+        tuple(int(v) for v in part.split(",")) for part in args.sizes.split(";")]
+    cells = [c for c in args.cells.split(",") if c]
+    composed = [] if args.composed == "none" else args.composed.split(",")
+    print(f"tinygrad_rnn char-LM step, float32, vocab {VOCAB}, median of {args.repeats} "
+          "interleaved runs")
+    print(HEADER)
+    run(sizes, cells, args.repeats, composed, not args.no_memory)
+
+
+if __name__ == "__main__":
+    main()

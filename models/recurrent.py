@@ -1,0 +1,326 @@
+"""Recurrent layers over whole sequences: ``RNN``, ``LSTM`` and ``GRU``, with PyTorch's API.
+
+    lstm = LSTM(input_size, hidden_size, num_layers=2, bidirectional=True, dropout=0.1)
+    output, (h_n, c_n) = lstm(x)           # x: (T, B, I), or (B, T, I) with batch_first=True
+
+Shapes as ``torch.nn``: output (T, B, D*H), h_n and c_n (num_layers*D, B, H), D = 2 when
+bidirectional; an unbatched (T, I) input gives (T, D*H) and (num_layers*D, H). Parameters are
+named and shaped as PyTorch's (``weight_ih_l0`` (G*H, I), ``weight_hh_l0`` (G*H, H),
+``bias_ih_l0``, ``bias_hh_l0``, ``..._reverse``; gates i,f,g,o for the LSTM and r,z,n for the
+GRU), so a PyTorch layer's ``state_dict`` loads unchanged.
+
+How a layer runs (per layer, per direction, a "sweep" over time):
+
+1. **hoisted input projection**: XG = X W_ih^T for all T steps at once, one matmul (its
+   backward: dW_ih and dX are one matmul each over all steps); the composed path adds the
+   biases to XG, the fused steps add them per step (so XG is one array, not two);
+2. **the time loop**: each step's ops are recorded inside ``tg.scope("t=<t>")`` (with
+   ``/l<layer>`` and ``_reverse`` appended when there are several layers or directions), so
+   graph drawings cluster them by time step;
+   * ``fused=True`` (default): one tape entry per step (``fused.LSTMStep`` / ``GRUStep`` /
+     ``RNNStep``); dW_hh is one matmul over all steps. First-order gradients only;
+   * ``fused=False``: the composed cell of ``lstm_cell`` / ``gru_cell`` / ``rnn_cell`` (~17 core
+     ops per LSTM step), whose backward is differentiable (``create_graph=True`` works);
+3. dropout (training only) on each layer's output except the last.
+"""
+from __future__ import annotations
+
+import tinygrad_rnn as tg
+from tinygrad_rnn import creation, functional as F
+from tinygrad_rnn.errors import OpError
+from tinygrad_rnn.nn import Module
+
+from . import fused
+from ._params import uniform_parameter
+from .gru_cell import gru_step
+from .lstm_cell import lstm_step
+from .rnn_cell import rnn_step
+
+
+class RecurrentLayer(Module):
+    """The machinery shared by RNN, LSTM and GRU (see the module docstring)."""
+    gates = 1            # blocks of H rows in weight_ih / weight_hh
+    state_kinds = 1      # 2 for the LSTM: (h, c)
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 fused: bool = True, device=None, dtype=None):
+        super().__init__()
+        name = type(self).__name__
+        if num_layers < 1:
+            raise ValueError(f"{name}: num_layers must be at least 1, got {num_layers}")
+        if not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"{name}: dropout must be in [0, 1], got {dropout}")
+        if hidden_size < 1:
+            raise ValueError(f"{name}: hidden_size must be positive, got {hidden_size}")
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
+        self.bidirectional, self.fused = bidirectional, fused
+        self.num_directions = 2 if bidirectional else 1
+        H, G = hidden_size, self.gates * hidden_size
+        for layer in range(num_layers):
+            width = input_size if layer == 0 else H * self.num_directions
+            for direction in range(self.num_directions):
+                suffix = _suffix(layer, direction)
+                setattr(self, "weight_ih" + suffix, uniform_parameter((G, width), H, device, dtype))
+                setattr(self, "weight_hh" + suffix, uniform_parameter((G, H), H, device, dtype))
+                if bias:
+                    setattr(self, "bias_ih" + suffix, uniform_parameter((G,), H, device, dtype))
+                    setattr(self, "bias_hh" + suffix, uniform_parameter((G,), H, device, dtype))
+                else:
+                    self.register_parameter("bias_ih" + suffix, None)
+                    self.register_parameter("bias_hh" + suffix, None)
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, input, hx=None):
+        name = type(self).__name__
+        if input.ndim not in (2, 3):
+            raise OpError(f"{name}: expected a (T, B, I) input, or (B, T, I) with batch_first, "
+                          f"or an unbatched (T, I) one; got shape {tuple(input.shape)}")
+        batched = input.ndim == 3
+        x = input if batched else input.unsqueeze(1)
+        if batched and self.batch_first:
+            x = x.transpose(0, 1)
+        if x.shape[-1] != self.input_size:
+            raise OpError(f"{name}: input's last dimension is {x.shape[-1]}, expected "
+                          f"input_size={self.input_size} (input shape {tuple(input.shape)})")
+        initial = self._initial_states(hx, x.shape[1], batched)
+        D = self.num_directions
+        finals = [[] for _ in range(self.state_kinds)]
+        layer_input = x
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(D):
+                start = [s[layer * D + direction] if s is not None else None for s in initial]
+                y, last = self._sweep(layer_input, layer, direction, start)
+                outputs.append(y)
+                for kind, value in enumerate(last):
+                    finals[kind].append(value)
+            layer_input = outputs[0] if D == 1 else F.cat(outputs, dim=-1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_input = F.dropout(layer_input, self.dropout)
+        output = layer_input
+        states = [F.stack(values, 0) for values in finals]
+        if not batched:
+            output = output.squeeze(1)
+            states = [s.squeeze(1) for s in states]
+        elif self.batch_first:
+            output = output.transpose(0, 1)
+        return output, self._pack(states)
+
+    def _pack(self, states):
+        return states[0]
+
+    def _unpack(self, hx) -> list:
+        return [hx]
+
+    def _initial_states(self, hx, batch: int, batched: bool) -> list:
+        """[h_0] (or [h_0, c_0]) as (L*D, B, H) tensors, or None where zero."""
+        if hx is None:
+            return [None] * self.state_kinds
+        states = self._unpack(hx)
+        want = (self.num_layers * self.num_directions, batch, self.hidden_size)
+        checked = []
+        for s in states:
+            if s is not None and not batched:
+                if s.ndim != 2:
+                    raise OpError(f"{type(self).__name__}: for an unbatched input the initial "
+                                  f"state must be (num_layers*D, H), got {tuple(s.shape)}")
+                s = s.unsqueeze(1)
+            if s is not None and tuple(s.shape) != want:
+                raise OpError(f"{type(self).__name__}: initial state must have shape {want} "
+                              f"(num_layers*num_directions, batch, hidden_size), got "
+                              f"{tuple(s.shape)}")
+            checked.append(s)
+        return checked
+
+    def _weights(self, layer: int, direction: int):
+        suffix = _suffix(layer, direction)
+        return tuple(getattr(self, name + suffix)
+                     for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+
+    def _project(self, x, w_ih, bias=None):
+        """XG = X W_ih^T (+ bias) for all T steps: one (T*B, I) @ (I, G) matmul."""
+        T, B, I = x.shape
+        xg = x.reshape(T * B, I) @ w_ih.mT
+        if bias is not None:
+            xg = xg + bias
+        return xg.reshape(T, B, xg.shape[-1])
+
+    def _input_bias(self, b_ih, b_hh):
+        """The bias folded into XG: both biases for the LSTM and the RNN (they are only
+        added), b_ih alone for the GRU (b_hn sits inside r * (W_hn h + b_hn))."""
+        return None if b_ih is None else b_ih + b_hh
+
+    def _sweep(self, x, layer: int, direction: int, start: list):
+        w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
+        reverse = direction == 1
+        T = x.shape[0]
+        order = range(T - 1, -1, -1) if reverse else range(T)
+        label = None
+        if self.num_layers > 1 or self.num_directions > 1:
+            label = f"l{layer}" + ("_reverse" if reverse else "")
+        if self.fused:
+            xg = self._project(x, w_ih)
+            biases = self._fused_biases(b_ih, b_hh)
+            return self._sweep_fused(xg, w_hh, biases, start, order, reverse, label)
+        xg = self._project(x, w_ih, self._input_bias(b_ih, b_hh))
+        return self._sweep_composed(xg, w_hh, b_hh, start, order, label)
+
+    def _fused_biases(self, b_ih, b_hh) -> tuple:
+        """The bias inputs of a fused step: (b_ih + b_hh,) (GRU: (b_ih, b_hh))."""
+        return (None if b_ih is None else b_ih + b_hh,)
+
+    def _sweep_fused(self, xg, w_hh, biases, start, order, reverse: bool, label):
+        T, B, G = xg.shape
+        H, K = self.hidden_size, self.state_kinds
+        initial = self._initial_fused(start, B, xg)
+        run = fused.Run(T, B, H, K, G, reverse, xg.data, initial.data, xg.dtype,
+                        save_n=self.state_kinds == 1 and self.gates == 3)
+        state = initial
+        outputs = [None] * T
+        for k, t in enumerate(order):
+            with tg.scope(_step_name(t, label)):
+                step = self._fused_step(run, t)
+                state = step.apply(xg, state, w_hh, *biases)
+            if k == 0:
+                run.first = step
+            outputs[t] = state
+        y = fused.CollectOutputs(run).apply(*outputs)
+        return y, [state[k] for k in range(K)]
+
+    def _initial_fused(self, start, batch: int, like):
+        """S_0 as one (K, B, H) tensor: (h_0) or (h_0, c_0) stacked."""
+        if all(s is None for s in start):
+            return creation.zeros(self.state_kinds, batch, self.hidden_size, dtype=like.dtype,
+                                  device=like.device)
+        parts = [s if s is not None else creation.zeros(batch, self.hidden_size, dtype=like.dtype,
+                                                        device=like.device) for s in start]
+        return F.stack(parts, 0)
+
+    def _sweep_composed(self, xg, w_hh, b_hh, start, order, label):
+        T, B, _ = xg.shape
+        state = [s if s is not None else creation.zeros(B, self.hidden_size, dtype=xg.dtype,
+                                                        device=xg.device) for s in start]
+        w_hh_t = w_hh.mT
+        slices = fused.Slices()
+        outputs = [None] * T
+        for k, t in enumerate(order):
+            with tg.scope(_step_name(t, label)):
+                piece = fused.TimeSlice(slices, t)
+                xg_t = piece.apply(xg)
+                state = self._composed_step(xg_t, state, w_hh_t, b_hh)
+            if k == 0:
+                slices.first = piece
+            outputs[t] = state[0]
+        return F.stack(outputs, 0), state
+
+    def extra_repr(self) -> str:
+        parts = [f"{self.input_size}, {self.hidden_size}"]
+        if self.num_layers != 1:
+            parts.append(f"num_layers={self.num_layers}")
+        if not self.bias:
+            parts.append("bias=False")
+        if self.batch_first:
+            parts.append("batch_first=True")
+        if self.dropout:
+            parts.append(f"dropout={self.dropout}")
+        if self.bidirectional:
+            parts.append("bidirectional=True")
+        if not self.fused:
+            parts.append("fused=False")
+        return ", ".join(parts)
+
+
+def _suffix(layer: int, direction: int) -> str:
+    return f"_l{layer}" + ("_reverse" if direction else "")
+
+
+def _step_name(t: int, label) -> str:
+    return f"t={t}" if label is None else f"t={t}/{label}"
+
+
+class RNN(RecurrentLayer):
+    """Elman RNN over a sequence, layer by layer:
+
+        h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)      (relu with nonlinearity="relu")
+
+    ``rnn(x, h_0=None)`` returns (output, h_n). See the module docstring for shapes and options.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
+                 dropout: float = 0.0, bidirectional: bool = False, fused: bool = True,
+                 device=None, dtype=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, fused, device, dtype)
+        self.nonlinearity = nonlinearity
+
+    def _fused_step(self, run, t):
+        return fused.RNNStep(run, t, relu=self.nonlinearity == "relu")
+
+    def _composed_step(self, xg_t, state, w_hh_t, b_hh):
+        return [rnn_step(xg_t + state[0] @ w_hh_t, self.nonlinearity)]
+
+    def extra_repr(self) -> str:
+        extra = ", nonlinearity='relu'" if self.nonlinearity == "relu" else ""
+        return super().extra_repr() + extra
+
+
+class LSTM(RecurrentLayer):
+    """LSTM over a sequence, layer by layer (gates in PyTorch's order i, f, g, o):
+
+        i_t = sigma(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)
+        f_t = sigma(W_if x_t + b_if + W_hf h_{t-1} + b_hf)
+        g_t = tanh (W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)
+        o_t = sigma(W_io x_t + b_io + W_ho h_{t-1} + b_ho)
+        c_t = f_t * c_{t-1} + i_t * g_t,    h_t = o_t * tanh(c_t)
+
+    ``lstm(x, (h_0, c_0)=None)`` returns (output, (h_n, c_n)).
+    """
+    gates, state_kinds = 4, 2
+
+    def _pack(self, states):
+        return states[0], states[1]
+
+    def _unpack(self, hx) -> list:
+        if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+            raise OpError("LSTM: the initial state must be a pair (h_0, c_0)")
+        return list(hx)
+
+    def _fused_step(self, run, t):
+        return fused.LSTMStep(run, t)
+
+    def _composed_step(self, xg_t, state, w_hh_t, b_hh):
+        h, c = lstm_step(xg_t + state[0] @ w_hh_t, state[1])
+        return [h, c]
+
+
+class GRU(RecurrentLayer):
+    """GRU over a sequence, layer by layer (PyTorch's form, gates r, z, n):
+
+        r_t = sigma(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)
+        z_t = sigma(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)
+        n_t = tanh (W_in x_t + b_in + r_t * (W_hn h_{t-1} + b_hn))
+        h_t = (1 - z_t) * n_t + z_t * h_{t-1}
+
+    ``gru(x, h_0=None)`` returns (output, h_n).
+    """
+    gates = 3
+
+    def _input_bias(self, b_ih, b_hh):
+        return b_ih
+
+    def _fused_step(self, run, t):
+        return fused.GRUStep(run, t)
+
+    def _fused_biases(self, b_ih, b_hh) -> tuple:
+        return b_ih, b_hh
+
+    def _composed_step(self, xg_t, state, w_hh_t, b_hh):
+        hg = state[0] @ w_hh_t
+        if b_hh is not None:
+            hg = hg + b_hh
+        return [gru_step(xg_t, hg, state[0])]

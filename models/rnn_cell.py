@@ -1,0 +1,55 @@
+"""The Elman RNN cell."""
+from __future__ import annotations
+
+from tinygrad_rnn.nn import Module
+
+from ._params import check_input, uniform_parameter, zeros_state
+
+
+def rnn_step(pre, nonlinearity: str):
+    """h_t = phi(pre), phi = tanh or relu, composed from core ops."""
+    if nonlinearity == "tanh":
+        return pre.tanh()
+    if nonlinearity == "relu":
+        return pre.relu()
+    raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+
+
+class RNNCell(Module):
+    """One step of the Elman RNN:
+
+        h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)        (or relu instead of tanh)
+
+    weight_ih (H, I), weight_hh (H, H), bias_ih (H,), bias_hh (H,), all U(-1/sqrt(H), 1/sqrt(H))
+    as ``torch.nn.RNNCell``. ``cell(x, h)`` with x (B, I) or (I,), h the same batch shape
+    (zeros when omitted); returns h_t.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: str = "tanh", device=None, dtype=None):
+        super().__init__()
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.nonlinearity = nonlinearity
+        H = hidden_size
+        self.weight_ih = uniform_parameter((H, input_size), H, device, dtype)
+        self.weight_hh = uniform_parameter((H, H), H, device, dtype)
+        if bias:
+            self.bias_ih = uniform_parameter((H,), H, device, dtype)
+            self.bias_hh = uniform_parameter((H,), H, device, dtype)
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+
+    def forward(self, x, h=None):
+        check_input("RNNCell", x, self.input_size)
+        if h is None:
+            h = zeros_state(x.shape[:-1], self.hidden_size, x)
+        pre = x @ self.weight_ih.mT + h @ self.weight_hh.mT
+        if self.bias_ih is not None:
+            pre = pre + (self.bias_ih + self.bias_hh)
+        return rnn_step(pre, self.nonlinearity)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}, nonlinearity={self.nonlinearity!r}"
