@@ -33,6 +33,7 @@ from .gradients import Scale, grad_norms_by_step, gradient_norms, step_norms
 from .model import Graph
 from .dot import GraphvizNotFound, render
 from .roll import roll
+from .vanishing import format_table as format_vanishing_table, plot as plot_vanishing, vanishing_gradients
 
 VIEWS = ("forward", "backward")
 RANKDIRS = ("TB", "LR", "BT", "RL")

@@ -1,0 +1,82 @@
+"""``graph``: draw a recurrent model's forward, backward or rolled graph (and the backward
+step-through frames) to files."""
+from __future__ import annotations
+
+import os
+
+from .runtime import make_out_dir, prepare_device
+
+
+def register(subcommands, common) -> None:
+    p = subcommands.add_parser("graph", parents=[common], help="draw a model's computational graph",
+                               description="Unroll a small recurrent layer (or a trained charlm "
+                               "checkpoint) over a few steps and render its graphs with Graphviz.")
+    p.add_argument("--checkpoint", help="a charlm checkpoint to draw (default: a small fresh layer)")
+    p.add_argument("--cell", default="lstm", choices=("rnn", "lstm", "gru", "mut1", "mut2", "mut3"))
+    p.add_argument("--steps", type=int, default=3, help="time steps to unroll (default: 3)")
+    p.add_argument("--hidden", type=int, default=4, help="hidden width of the fresh layer")
+    p.add_argument("--prime", default="To be", help="text fed to a checkpoint's model")
+    p.add_argument("--view", default="both", choices=("forward", "backward", "both"))
+    p.add_argument("--rolled", action="store_true", help="draw identical steps once ('x T')")
+    p.add_argument("--gradients", action="store_true", help="colour tensors by log10 ||gradient||")
+    p.add_argument("--verbose", action="store_true", help="show each op's VJP formula")
+    p.add_argument("--fused", action="store_true", help="fused cells: one node per time step")
+    p.add_argument("--frames", action="store_true", help="also write the backward step-through")
+    p.add_argument("--format", default="svg", choices=("svg", "png", "pdf"))
+    p.add_argument("--max-nodes", type=int, default=5000)
+    p.set_defaults(run=run)
+
+
+def _loss_of_fresh_layer(args):
+    import tinygrad_rnn as tg
+    from tinygrad_rnn.models import CharLM, Vocabulary
+    vocabulary = Vocabulary.from_text("helo")
+    model = CharLM(len(vocabulary), args.hidden, args.cell, embedding_dim=3)
+    if hasattr(model.rnn, "fused"):
+        model.rnn.fused = args.fused
+    text = ("hello" * args.steps)[:args.steps + 1]
+    return _next_symbol_loss(model, vocabulary, text, tg)
+
+
+def _loss_of_checkpoint(args, device):
+    import tinygrad_rnn as tg
+    from .charlm import load_checkpoint
+    model, vocabulary, _ = load_checkpoint(args.checkpoint, device)
+    if hasattr(model.rnn, "fused"):
+        model.rnn.fused = args.fused
+    text = (args.prime * (args.steps + 1))[:args.steps + 1]
+    missing = sorted(set(text) - set(vocabulary.symbols))
+    if missing:
+        raise ValueError(f"--prime has symbols the model never saw: {''.join(missing)!r}")
+    return _next_symbol_loss(model, vocabulary, text, tg)
+
+
+def _next_symbol_loss(model, vocabulary, text, tg):
+    import tinygrad_rnn.functional as F
+    ids = vocabulary.encode(text)
+    x = tg.Tensor([ids[:-1]], dtype="int64")
+    y = tg.Tensor(ids[1:], dtype="int64")
+    logits, _ = model(x)
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y)
+
+
+def run(args) -> int:
+    from .. import viz
+    device = prepare_device(args)
+    out_dir = make_out_dir(args.out)
+    if not 1 <= args.steps <= 200:
+        raise ValueError(f"--steps must be between 1 and 200, got {args.steps}")
+    loss = _loss_of_checkpoint(args, device) if args.checkpoint else _loss_of_fresh_layer(args)
+    if args.gradients:
+        loss.backward(retain_graph=True)
+    views = ("forward", "backward") if args.view == "both" else (args.view,)
+    for view in views:
+        graph = viz.draw(loss, view=view, rolled=args.rolled, gradients=args.gradients,
+                         verbose=args.verbose, max_nodes=args.max_nodes)
+        path = viz.render(graph, os.path.join(out_dir, f"graph_{view}.{args.format}"))
+        print(f"{view} graph: {path}")
+    if args.frames:
+        frames_dir = os.path.join(out_dir, "frames")
+        written = viz.write_frames(loss, frames_dir, format=args.format)
+        print(f"backward step-through: {len(written)} frames in {frames_dir}")
+    return 0
