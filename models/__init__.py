@@ -1,5 +1,5 @@
-"""Models built from the core ops (installed as ``tinygrad_rnn.models``): recurrent cells and
-layers (fused and composed), attention, seq2seq, and the language-model helpers."""
+"""Models built from the core ops: recurrent cells and layers, attention, seq2seq and
+language-model helpers (``import tinygrad_rnn.models as M``)."""
 from .gru_cell import GRUCell
 from .highway import Highway
 from .lstm_cell import LSTMCell
@@ -7,7 +7,12 @@ from .mut_cells import MUT1Cell, MUT2Cell, MUT3Cell
 from .recurrent import GRU, LSTM, RNN
 from .rnn_cell import RNNCell
 # language-model helpers (character LM, vocabulary, truncated-BPTT windows, sampling)
+from .cell_layer import CellLayer
 from .char_lm import CELLS, CharLM, detach_state, make_recurrent
 from .sampling import choose
 from .text_batches import batchify, bptt_windows, window_count
 from .vocabulary import Vocabulary
+
+__all__ = ["RNNCell", "LSTMCell", "GRUCell", "MUT1Cell", "MUT2Cell", "MUT3Cell", "Highway",
+           "RNN", "LSTM", "GRU", "CELLS", "CharLM", "detach_state", "make_recurrent", "choose",
+           "batchify", "bptt_windows", "window_count", "Vocabulary", "CellLayer"]

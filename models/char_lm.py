@@ -14,6 +14,7 @@ import random
 
 from tinygrad_rnn import Tensor, no_grad
 from tinygrad_rnn.nn import Embedding, Linear, Module
+from tinygrad_rnn.nn.utils import name_parameters
 
 from .sampling import choose
 from .vocabulary import Vocabulary
@@ -52,11 +53,14 @@ class CharLM(Module):
     def __init__(self, vocab_size: int, hidden_size: int = 256, cell: str = "lstm",
                  num_layers: int = 1, embedding_dim: int = 64, dropout: float = 0.0):
         super().__init__()
+        if cell.startswith("mut"):
+            embedding_dim = hidden_size   # MUT cells add x_t to the state unprojected
         self.config = dict(vocab_size=vocab_size, hidden_size=hidden_size, cell=cell,
                            num_layers=num_layers, embedding_dim=embedding_dim, dropout=dropout)
         self.embedding = Embedding(vocab_size, embedding_dim)
         self.rnn = make_recurrent(cell, embedding_dim, hidden_size, num_layers, dropout)
         self.head = Linear(hidden_size, vocab_size)
+        name_parameters(self)
 
     def forward(self, ids: Tensor, state=None):
         output, state = self.rnn(self.embedding(ids), state)
