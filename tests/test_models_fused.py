@@ -1,0 +1,123 @@
+"""Fused recurrent steps against the composed cells: on random shapes and options (hypothesis),
+in float64, outputs and every gradient agree to 1e-10 relative. Also the backends' pointwise
+methods (the NumPy ones here, CuPy's ElementwiseKernels where a GPU is usable)."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import tinygrad_rnn as tg
+from tinygrad_rnn.backends import backend_for_device
+from tinygrad_rnn.models import GRU, LSTM, RNN
+
+import numpy_rnn_reference as ref
+
+LAYERS = {"lstm": (LSTM, {}), "gru": (GRU, {}), "rnn_tanh": (RNN, {}),
+          "rnn_relu": (RNN, {"nonlinearity": "relu"})}
+
+
+def run(kind, fused, state_dict, x, h0, c0, weights, config, device="cpu"):
+    cls, extra = LAYERS[kind]
+    layer = cls(x.shape[-1], h0.shape[-1], fused=fused, dtype="float64", **extra, **config)
+    layer.load_state_dict(state_dict)
+    layer.to(device)
+    leaves = [tg.Tensor(a, requires_grad=True, device=device) for a in (x, h0, c0)]
+    gx, gh, gc = leaves
+    if kind == "lstm":
+        out, (h_n, c_n) = layer(gx, (gh, gc))
+        outputs = (out, h_n, c_n)
+    else:
+        out, h_n = layer(gx, gh)
+        outputs = (out, h_n)
+        leaves = leaves[:2]
+    loss = sum((o * tg.Tensor(w, device=device)).sum() for o, w in zip(outputs, weights))
+    loss.backward()
+    grads = [t.grad.numpy() for t in leaves] + [p.grad.numpy() for p in layer.parameters()]
+    return [o.numpy() for o in outputs], grads
+
+
+def compare(kind, T, B, I, H, config, seed, device="cpu"):
+    rng = np.random.default_rng(seed)
+    cls, extra = LAYERS[kind]
+    reference = cls(I, H, dtype="float64", **extra, **config)
+    state = {k: rng.uniform(-0.8, 0.8, v.shape) for k, v in reference.state_dict().items()}
+    D = 2 if config.get("bidirectional") else 1
+    L = config.get("num_layers", 1)
+    x = rng.standard_normal((B, T, I) if config.get("batch_first") else (T, B, I))
+    h0, c0 = (rng.standard_normal((L * D, B, H)) for _ in range(2))
+    out_shape = (B, T, D * H) if config.get("batch_first") else (T, B, D * H)
+    weights = [rng.standard_normal(out_shape), rng.standard_normal((L * D, B, H)),
+               rng.standard_normal((L * D, B, H))][:3 if kind == "lstm" else 2]
+    fused_out, fused_grads = run(kind, True, state, x, h0, c0, weights, config, device)
+    comp_out, comp_grads = run(kind, False, state, x, h0, c0, weights, config, device)
+    for a, b in zip(fused_out + fused_grads, comp_out + comp_grads):
+        scale = max(np.abs(b).max(), 1e-300)
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12 * scale)
+
+
+@settings(max_examples=100, deadline=None)
+@given(kind=st.sampled_from(list(LAYERS)), T=st.integers(1, 6), B=st.integers(1, 4),
+       I=st.integers(1, 5), H=st.integers(1, 6), num_layers=st.integers(1, 2),
+       bidirectional=st.booleans(), batch_first=st.booleans(), bias=st.booleans(),
+       seed=st.integers(0, 2**16))
+def test_fused_steps_match_composed_cells(kind, T, B, I, H, num_layers, bidirectional,
+                                          batch_first, bias, seed):
+    compare(kind, T, B, I, H, dict(num_layers=num_layers, bidirectional=bidirectional,
+                                   batch_first=batch_first, bias=bias), seed)
+
+
+@pytest.mark.parametrize("kind", list(LAYERS))
+def test_fused_matches_composed_on_each_device(kind, device):
+    compare(kind, 4, 3, 2, 5, dict(num_layers=2, bidirectional=True), seed=1, device=device)
+
+
+def _lstm_pointwise_numpy(pre, c_prev, dh, dc):
+    """The LSTM step's pointwise part and its VJP, from the equations, in float64."""
+    H = c_prev.shape[-1]
+    i, f = ref.sigmoid(pre[:, :H]), ref.sigmoid(pre[:, H:2 * H])
+    g, o = np.tanh(pre[:, 2 * H:3 * H]), ref.sigmoid(pre[:, 3 * H:])
+    c = f * c_prev + i * g
+    h = o * np.tanh(c)
+    dct = dc + dh * o * (1 - np.tanh(c) ** 2)
+    dpre = np.concatenate([dct * g * i * (1 - i), dct * c_prev * f * (1 - f),
+                           dct * i * (1 - g * g), dh * np.tanh(c) * o * (1 - o)], axis=1)
+    return np.concatenate([i, f, g, o], axis=1), h, c, dpre, dct * f
+
+
+def test_lstm_pointwise_backend_method(device):
+    backend = backend_for_device(device)
+    rng = np.random.default_rng(10)
+    B, H = 3, 5
+    pre, c_prev, dh, dc = (rng.standard_normal(s) for s in ((B, 4 * H), (B, H), (B, H), (B, H)))
+    acts, h, c, dpre, dc_prev = _lstm_pointwise_numpy(pre, c_prev, dh, dc)
+    put = lambda a: backend.asarray(a, device=device)  # noqa: E731
+    gates, h_out, c_out = put(pre), put(np.empty((B, H))), put(np.empty((B, H)))
+    backend.lstm_pointwise(gates, put(c_prev), h_out, c_out)
+    for got, want in ((gates, acts), (h_out, h), (c_out, c)):
+        np.testing.assert_allclose(backend.to_numpy(got), want, rtol=1e-13, atol=1e-15)
+    dgates, dcp = put(np.empty((B, 4 * H))), put(np.empty((B, H)))
+    backend.lstm_pointwise_backward(gates, put(c_prev), c_out, put(dh), put(dc), dgates, dcp)
+    np.testing.assert_allclose(backend.to_numpy(dgates), dpre, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(backend.to_numpy(dcp), dc_prev, rtol=1e-12, atol=1e-15)
+
+
+def test_gru_pointwise_backend_method(device):
+    backend = backend_for_device(device)
+    rng = np.random.default_rng(11)
+    B, H = 3, 5
+    xg, hg, h_prev, dh = (rng.standard_normal(s) for s in ((B, 3 * H), (B, 3 * H), (B, H), (B, H)))
+    r = ref.sigmoid(xg[:, :H] + hg[:, :H])
+    z = ref.sigmoid(xg[:, H:2 * H] + hg[:, H:2 * H])
+    n = np.tanh(xg[:, 2 * H:] + r * hg[:, 2 * H:])
+    h = (1 - z) * n + z * h_prev
+    dn = dh * (1 - z) * (1 - n * n)
+    dxg = np.concatenate([dn * hg[:, 2 * H:] * r * (1 - r), dh * (h_prev - n) * z * (1 - z), dn], 1)
+    put = lambda a: backend.asarray(a, device=device)  # noqa: E731
+    acts, h_out, hn = put(xg), put(np.empty((B, H))), put(np.empty((B, H)))
+    backend.gru_pointwise(acts, put(hg), put(h_prev), h_out, hn)
+    np.testing.assert_allclose(backend.to_numpy(h_out), h, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(backend.to_numpy(acts), np.concatenate([r, z, n], 1), rtol=1e-13)
+    got_dxg, dhn, dh_prev = put(np.empty((B, 3 * H))), put(np.empty((B, H))), put(np.empty((B, H)))
+    backend.gru_pointwise_backward(acts, hn, put(h_prev), put(dh), got_dxg, dhn, dh_prev)
+    np.testing.assert_allclose(backend.to_numpy(got_dxg), dxg, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(backend.to_numpy(dhn), dn * r, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(backend.to_numpy(dh_prev), dh * z, rtol=1e-12, atol=1e-15)
