@@ -6,6 +6,10 @@ from .lstm_cell import LSTMCell
 from .mut_cells import MUT1Cell, MUT2Cell, MUT3Cell
 from .recurrent import GRU, LSTM, RNN
 from .rnn_cell import RNNCell
+# attention
+from .attention import AdditiveAttention, LuongAttention, scaled_dot_product_attention
+from .multihead import MultiHeadAttention
+from .transformer import PositionalEncoding, TransformerEncoderLayer, sinusoidal_positional_encoding
 # language-model helpers (character LM, vocabulary, truncated-BPTT windows, sampling)
 from .cell_layer import CellLayer
 from .char_lm import CELLS, CharLM, detach_state, make_recurrent
@@ -15,4 +19,7 @@ from .vocabulary import Vocabulary
 
 __all__ = ["RNNCell", "LSTMCell", "GRUCell", "MUT1Cell", "MUT2Cell", "MUT3Cell", "Highway",
            "RNN", "LSTM", "GRU", "CELLS", "CharLM", "detach_state", "make_recurrent", "choose",
-           "batchify", "bptt_windows", "window_count", "Vocabulary", "CellLayer"]
+           "batchify", "bptt_windows", "window_count", "Vocabulary", "CellLayer",
+           "AdditiveAttention", "LuongAttention", "scaled_dot_product_attention",
+           "MultiHeadAttention", "TransformerEncoderLayer", "PositionalEncoding",
+           "sinusoidal_positional_encoding"]
