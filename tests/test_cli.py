@@ -42,3 +42,59 @@ def test_cuda_without_a_gpu_is_one_line():
     result = cli("gradcheck", "--device", "cuda")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "CuPy" in result.stderr or "GPU" in result.stderr
+
+
+@pytest.mark.slow
+def test_train_sample_resume_and_graph(tmp_path):
+    out = str(tmp_path)
+    common = ("--out", out, "--hidden", "32", "--seq-len", "16", "--batch", "8",
+              "--corpus", "sonnets", "--eval-every", "20", "--sample-every", "20",
+              "--sample-length", "40")
+    first = cli("train", "charlm", "--steps", "20", *common)
+    assert first.returncode == 0, first.stderr
+    assert "validation" in first.stdout + first.stderr and "sample at step 20" in first.stdout + first.stderr
+    checkpoint = tmp_path / "charlm.ckpt"
+    assert checkpoint.exists()
+    resumed = cli("train", "charlm", "--steps", "25", "--resume", str(checkpoint), *common)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "trained 5 steps" in resumed.stdout
+    sampled = cli("sample", str(checkpoint), "--prime", "Thy", "--length", "30", "--top-k", "5")
+    assert sampled.returncode == 0 and sampled.stdout.startswith("Thy")
+    drawn = cli("graph", "--checkpoint", str(checkpoint), "--steps", "3", "--out", out)
+    assert drawn.returncode == 0, drawn.stderr
+    assert (tmp_path / "graph_forward.svg").exists() or (tmp_path / "graph_forward.dot").exists()
+
+
+def test_checkpoint_errors_are_one_line(tmp_path):
+    broken = tmp_path / "broken.ckpt"
+    broken.write_bytes(b"not a checkpoint at all")
+    result = cli("sample", str(broken))
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "broken.ckpt" in result.stderr
+    import tinygrad_rnn as tg
+    other = tmp_path / "other.ckpt"
+    tg.save({"kind": "something-else", "model": {}}, str(other))
+    result = cli("sample", str(other))
+    assert result.returncode == 2 and "not a charlm model" in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (("train", "charlm", "--corpus", "no_such_file.txt"), "no corpus or file named"),
+    (("train", "charlm", "--seq-len", "999999"), "--seq-len 999999 is too long"),
+    (("train", "charlm", "--hidden", "0"), "--hidden must be positive"),
+])
+def test_train_rejects_bad_input_in_one_line(args, message, tmp_path):
+    result = cli(*args, "--out", str(tmp_path))
+    assert result.returncode == 2 and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unknown_cell_is_refused_by_the_parser(tmp_path):
+    result = cli("train", "charlm", "--cell", "transformer", "--out", str(tmp_path))
+    assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_gradflow_prints_the_vanishing_gradient_table(tmp_path):
+    result = cli("gradflow", "--steps", "20", "--hidden", "16", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "RNN" in result.stdout and "LSTM" in result.stdout and "GRU" in result.stdout
