@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# The main job: set up .venv (and dot), then run the README example end to end.
-# (Once the command-line tool lands, this trains and samples the character-level model.)
+# The main job: set up .venv (and Graphviz's dot), train the default character-level LSTM on
+# tiny-shakespeare briefly, print samples as it learns, sample from the checkpoint, and
+# render the model's unrolled graph. Everything is written to out/ (or $OUT_DIR).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$ROOT/scripts/setup_env.sh"
 cd "$ROOT"
-exec "$ROOT/.venv/bin/python" examples/readme_example.py "$@"
+OUT_DIR="${OUT_DIR:-out}"
+STEPS="${STEPS:-300}"
+tinygrad-rnn train charlm --steps "$STEPS" --sample-every 100 --eval-every 100 --out "$OUT_DIR"
+tinygrad-rnn sample "$OUT_DIR/charlm.ckpt" --prime "ROMEO:" --length 300
+tinygrad-rnn graph --checkpoint "$OUT_DIR/charlm.ckpt" --steps 4 --fused --out "$OUT_DIR"
+tinygrad-rnn graph --cell lstm --steps 3 --gradients --out "$OUT_DIR/lstm"
+echo "done: checkpoint, samples and graphs are in $OUT_DIR/"

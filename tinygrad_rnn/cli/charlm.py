@@ -101,6 +101,11 @@ def evaluate(model, streams, seq_len: int, max_windows: int) -> float:
 
 
 def train_charlm(args) -> int:
+    return fit_charlm(args)["exit_code"]
+
+
+def fit_charlm(args) -> dict:
+    """Train as ``train charlm`` does; returns the exit code and the last validation loss."""
     import tinygrad_rnn as tg
     import tinygrad_rnn.functional as F
     from tqdm import tqdm
@@ -144,7 +149,7 @@ def train_charlm(args) -> int:
     print(f"corpus {args.corpus!r}: {len(ids):,} symbols, vocabulary {len(vocabulary)}; "
           f"model {model.config['cell']} {model.config['num_layers']}x{model.config['hidden_size']} "
           f"on {device}; {sum(p.numel() for p in model.parameters()):,} parameters")
-    windows, state = None, None
+    windows, state, val = None, None, None
     progress = tqdm(total=args.steps, initial=min(step, args.steps), unit="step",
                     dynamic_ncols=True, mininterval=0.5)
     started, first_step, losses = time.perf_counter(), step, []
@@ -186,12 +191,12 @@ def train_charlm(args) -> int:
         save(ckpt_path)
         print(f"interrupted at step {step}; checkpoint saved to {ckpt_path} "
               f"(continue with --resume {ckpt_path})")
-        return 130
+        return {"exit_code": 130, "validation_nats": val, "steps": step}
     progress.close()
     save(ckpt_path)
     elapsed = time.perf_counter() - started
     print(f"trained {step - first_step} steps in {elapsed:.1f} s; checkpoint: {ckpt_path}")
-    return 0
+    return {"exit_code": 0, "validation_nats": val, "steps": step, "seconds": elapsed}
 
 
 def sample(args) -> int:

@@ -10,6 +10,7 @@ DEMOS = {
     "hello": ("hello", "4-letter vocabulary [h, e, l, o]: an RNN learns to spell 'hello'"),
     "binary_addition": ("binary_addition", "many-to-many: add two 8-bit numbers bit by bit"),
     "korean": ("korean", "Korean alphabet continuation and autocomplete from '기'"),
+    "charlm": ("charlm", "character-level LSTM on tiny-shakespeare vs 3-gram and 5-gram baselines"),
 }
 
 
