@@ -47,7 +47,7 @@ class Run:
     """What the steps of one sweep share: the state array, the gradient buffers, the step that
     finishes backward (``first``), and the direction (``reverse`` runs t = T-1 down to 0)."""
     __slots__ = ("length", "reverse", "states", "scratch", "saved", "grad", "grad_n", "first",
-                 "backend", "xp")
+                 "written", "backend", "xp")
 
     def __init__(self, length: int, batch: int, hidden: int, kinds: int, gates: int,
                  reverse: bool, like, initial, dtype, save_n: bool = False):
@@ -58,7 +58,7 @@ class Run:
         self.states[:, self.in_slot(length - 1 if reverse else 0)] = initial
         self.scratch = xp.empty((batch, gates), dtype=dtype)
         self.saved = xp.empty((length, batch, hidden), dtype=dtype) if save_n else None
-        self.grad = self.grad_n = self.first = None
+        self.grad = self.grad_n = self.first = self.written = None
 
     def in_slot(self, t: int) -> int:
         """The slot of the state step t reads (h_{t-1}; h_{t+1} when running backwards)."""
@@ -83,6 +83,14 @@ class Run:
             self.grad = self.xp.zeros((self.length,) + like.shape, dtype=like.dtype)
         return self.grad[t]
 
+    def reused_grad_slot(self, t: int, buffer):
+        """Step t's gradient slot inside ``buffer`` itself (XG, when backward never reads it):
+        no new (T, B, G) array. Slots no step writes are zeroed when the buffer is handed over."""
+        if self.grad is None:
+            self.grad, self.written = buffer, [False] * self.length
+        self.written[t] = True
+        return self.grad[t]
+
     def grad_n_slot(self, t: int, like):
         if self.grad_n is None:
             self.grad_n = self.xp.zeros((self.length,) + like.shape, dtype=like.dtype)
@@ -91,7 +99,11 @@ class Run:
     def take_grads(self):
         """The filled buffers, handed over once per backward pass (then reset)."""
         grad, grad_n = self.grad, self.grad_n
-        self.grad = self.grad_n = None
+        if self.written is not None:
+            for t, written in enumerate(self.written):
+                if not written:
+                    grad[t] = 0
+        self.grad = self.grad_n = self.written = None
         return grad, grad_n
 
 
@@ -186,7 +198,9 @@ class LSTMStep(_Step):
 
 class RNNStep(_Step):
     """One Elman step, fused: h_t = phi(XG[t] + W_hh h_{t-1} + b), phi = tanh or relu.
-    VJP: d pre = dh (1 - h_t^2) (tanh) or dh [h_t > 0] (relu); dh_{t-1} = d pre W_hh."""
+    VJP: d pre = dh (1 - h_t^2) (tanh) or dh [h_t > 0] (relu); dh_{t-1} = d pre W_hh.
+    Backward needs only h_t, so d pre is written over XG[t] (as a hand-written BPTT reuses
+    its pre-activation buffer): the sweep's gradient buffer costs no memory."""
     __slots__ = ("relu",)
     name = "rnn_step"
     formula = "dpre = dh * phi'(pre); dh_prev = dpre @ W_hh"
@@ -212,7 +226,8 @@ class RNNStep(_Step):
         run, xp = self.run, self.run.xp
         dh, h = gy.data[0], y.data[0]
         keep = needs_grad(xg) or needs_grad(w) or needs_grad(b)
-        dpre = run.grad_slot(self.t, h) if keep else xp.empty_like(h)
+        # backward never reads XG (h_t is enough), so d pre overwrites XG[t] in place
+        dpre = run.reused_grad_slot(self.t, xg.data) if keep else xp.empty_like(h)
         if self.relu:
             xp.multiply(dh, h > 0, out=dpre)
         else:

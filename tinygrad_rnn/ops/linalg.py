@@ -1,6 +1,8 @@
 """Matrix product, batched and broadcasting as NumPy's matmul (1-D operands included)."""
 from __future__ import annotations
 
+import math
+
 from ..errors import OpError
 from ..function import Function, needs_grad
 from . import unbroadcast
@@ -35,5 +37,12 @@ class MatMul(Function):
         if needs_grad(a):
             grad_a = unbroadcast(g2 @ b2.mT, a2).reshape(a.shape)
         if needs_grad(b):
-            grad_b = unbroadcast(a2.mT @ g2, b2).reshape(b.shape)
+            if b2.ndim == 2 and a2.ndim > 2:
+                # a batch of rows times one matrix (Linear on a sequence): one
+                # (K, rows) @ (rows, N) product, not a stack of per-batch ones summed after
+                rows = math.prod(a2.shape[:-1])
+                grad_b = (a2.reshape(rows, a2.shape[-1]).mT @ g2.reshape(rows, g2.shape[-1])
+                          ).reshape(b.shape)
+            else:
+                grad_b = unbroadcast(a2.mT @ g2, b2).reshape(b.shape)
         return grad_a, grad_b
