@@ -130,15 +130,15 @@ def test_learns_to_reverse_short_sequences():
             tgt[b, :n + 2] = [SOS, *seq[::-1], EOS]
         return src, lengths, tgt
 
-    for _ in range(150):
+    for _ in range(250):
         src, lengths, tgt = batch(16)
         optimizer.zero_grad()
         model.loss(tg.Tensor(src), lengths, tgt, teacher_forcing_ratio=0.9).backward()
         optimizer.step()
-    src, lengths, tgt = batch(32)
+    src, lengths, tgt = batch(64)
     tokens, _ = model.greedy(tg.Tensor(src), lengths, max_len=5)
     hits = [list(tokens.numpy()[b, :n + 1]) == list(tgt[b, 1:n + 2]) for b, n in enumerate(lengths)]
-    assert np.mean(hits) >= 0.8
+    assert np.mean(hits) >= 0.9          # seeds 0-3 all reach >= 0.98
 
 
 def test_luong_decoder_feeds_the_attentional_state_back():
