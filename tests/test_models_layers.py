@@ -286,6 +286,7 @@ def test_dropout_between_layers_only_while_training():
     x = tg.Tensor(np.random.default_rng(8).standard_normal((4, 2, 3)))
     trained = layer(x)[0].numpy()
     assert np.abs(trained - plain(x)[0].numpy()).max() > 1e-6
+    assert np.count_nonzero(trained == 0) == 0          # no dropout after the last layer
     layer.eval()
     np.testing.assert_allclose(layer(x)[0].numpy(), plain(x)[0].numpy())
 
