@@ -6,7 +6,20 @@ from typing import Iterable
 from .module import Module
 
 
-class Sequential(Module):
+class _Ordered(Module):
+    """Indexing, length and iteration over the sub-modules in the order they were added."""
+
+    def __getitem__(self, index: int) -> Module:
+        return list(self._modules.values())[index]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+
+class Sequential(_Ordered):
     """Applies its modules one after the other: y = m_n(...m_2(m_1(x)))."""
 
     def __init__(self, *modules: Module):
@@ -19,17 +32,8 @@ class Sequential(Module):
             x = module(x)
         return x
 
-    def __getitem__(self, index: int) -> Module:
-        return list(self._modules.values())[index]
 
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-
-class ModuleList(Module):
+class ModuleList(_Ordered):
     """A list of modules whose parameters belong to the owner."""
 
     def __init__(self, modules: Iterable[Module] = ()):
@@ -45,12 +49,3 @@ class ModuleList(Module):
         for module in modules:
             self.append(module)
         return self
-
-    def __getitem__(self, index: int) -> Module:
-        return list(self._modules.values())[index]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
