@@ -100,7 +100,9 @@ class TorchStep:
         return loss.item()
 
 
-def timed(fn, x, y) -> float:
+def timed(fn, x, y, pause: float = 0.0) -> float:
+    if pause:
+        time.sleep(pause)      # let the previous implementation's worker threads go idle
     start = time.perf_counter()
     fn(x, y)
     return (time.perf_counter() - start) * 1e3
@@ -116,12 +118,15 @@ def peak_mb(fn, x, y) -> float:
     return peak / 2**20
 
 
-def run(sizes, cells, repeats: int, composed_cells, memory: bool, stat: str = "median"):
-    try:
-        import torch
-        torch.set_num_threads(2)
-    except ImportError:
-        torch = None
+def run(sizes, cells, repeats: int, composed_cells, memory: bool, stat: str = "median",
+        use_torch: bool = True, pause: float = 0.2, threads: int = 2):
+    torch = None
+    if use_torch:
+        try:
+            import torch
+            torch.set_num_threads(threads)
+        except ImportError:
+            torch = None
     rows = []
     for B, T, H in sizes:
         x, y = batch(B, T)
@@ -140,7 +145,7 @@ def run(sizes, cells, repeats: int, composed_cells, memory: bool, stat: str = "m
             times = {name: [] for name in impls}
             for _ in range(repeats):                                  # interleaved
                 for name, fn in impls.items():
-                    times[name].append(timed(fn, x, y))
+                    times[name].append(timed(fn, x, y, pause))
             pick = min if stat == "min" else statistics.median
             ms = {name: pick(v) for name, v in times.items()}
             mem = {}
@@ -179,6 +184,12 @@ def main(argv=None):
     parser.add_argument("--stat", choices=("median", "min"), default="median",
                         help="summary of the repeated timings (min: the least disturbed run)")
     parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="PyTorch's threads; set OPENBLAS_NUM_THREADS to the same for NumPy")
+    parser.add_argument("--pause", type=float, default=0.2,
+                        help="seconds of sleep before each timed step, so that one library's "
+                             "spinning worker threads (OpenMP, OpenBLAS) do not slow the next")
     args = parser.parse_args(argv)
     sizes = SIZES if args.sizes == "all" else [
         tuple(int(v) for v in part.split(",")) for part in args.sizes.split(";")]
@@ -187,7 +198,8 @@ def main(argv=None):
     print(f"tinygrad_rnn char-LM step, float32, vocab {VOCAB}, {args.stat} of {args.repeats} "
           "interleaved runs")
     print(HEADER)
-    run(sizes, cells, args.repeats, composed, not args.no_memory, args.stat)
+    run(sizes, cells, args.repeats, composed, not args.no_memory, args.stat, not args.no_torch,
+        args.pause, args.threads)
 
 
 if __name__ == "__main__":

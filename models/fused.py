@@ -373,3 +373,60 @@ class TimeSlice(Function):
             grad, shared.grad = shared.grad, None
             return (Tensor._make(grad),)
         return (None,)
+
+
+class Products:
+    """Shared by the RecurrentMatMul entries of one sweep: their gradients and inputs, kept for
+    one matmul at the end, and the first entry (the last one backward visits)."""
+    __slots__ = ("grads", "inputs", "first", "length")
+
+    def __init__(self, length: int):
+        self.length = length
+        self.grads = self.inputs = self.first = None
+
+    def store(self, t: int, gy, h) -> None:
+        xp = backend_for(gy).xp
+        if self.grads is None:           # zeros: a step backward never visits adds nothing
+            self.grads = xp.zeros((self.length,) + gy.shape, dtype=gy.dtype)
+            self.inputs = xp.zeros((self.length,) + h.shape, dtype=h.dtype)
+        self.grads[t] = gy
+        self.inputs[t] = h
+
+    def take_weight_grad(self):
+        """dW = sum_t gy_t^T h_t, one (G, T*B) @ (T*B, H) product; the buffers are then reset."""
+        grads, inputs = self.grads, self.inputs
+        self.grads = self.inputs = None
+        return grads.reshape(-1, grads.shape[-1]).T @ inputs.reshape(-1, inputs.shape[-1])
+
+
+class RecurrentMatMul(Function):
+    """y = h W^T for one step of a sweep (h (B, H) the previous state, W (G, H) = W_hh).
+
+    gh = gy W (returned at once: the recurrence needs it). gW = gy^T h summed over the steps:
+    first-order, each step stores gy and h and the sweep's first step returns the sum as one
+    matmul over all steps (what the fused steps do), instead of T small products added one by
+    one; with create_graph, each step returns its own gy^T h (differentiable)."""
+    __slots__ = ("products", "t")
+    name, formula = "recurrent_matmul", "gh = gy @ W; gW = sum_t gy_t^T h_t (one matmul)"
+
+    def __init__(self, products: Products, t: int):
+        self.products, self.t = products, t
+
+    def extra_repr(self) -> str:
+        return f"t={self.t}"
+
+    def forward(self, h, w):
+        return h @ w.T
+
+    def backward(self, gy, y):
+        h, w = self.inputs
+        grad_h = gy @ w if needs_grad(h) else None
+        if not needs_grad(w):
+            return grad_h, None
+        if STATE.grad_enabled:                       # create_graph: a differentiable VJP
+            return grad_h, gy.mT @ h
+        shared = self.products
+        shared.store(self.t, gy.data, h.data)
+        if self is shared.first:
+            return grad_h, Tensor._make(shared.take_weight_grad())
+        return grad_h, None

@@ -19,8 +19,9 @@ How a layer runs (per layer, per direction, a "sweep" over time):
    graph drawings cluster them by time step;
    * ``fused=True`` (default): one tape entry per step (``fused.LSTMStep`` / ``GRUStep`` /
      ``RNNStep``); dW_hh is one matmul over all steps. First-order gradients only;
-   * ``fused=False``: the composed cell of ``lstm_cell`` / ``gru_cell`` / ``rnn_cell`` (~17 core
-     ops per LSTM step), whose backward is differentiable (``create_graph=True`` works);
+   * ``fused=False``: the composed cell of ``lstm_cell`` / ``gru_cell`` / ``rnn_cell`` (~15 core
+     ops per LSTM step), whose backward is differentiable (``create_graph=True`` works); its
+     h_{t-1} W_hh^T is a ``fused.RecurrentMatMul`` entry, so dW_hh is one matmul here too;
 3. dropout (training only) on each layer's output except the last.
 """
 from __future__ import annotations
@@ -202,16 +203,17 @@ class RecurrentLayer(Module):
         T, B, _ = xg.shape
         state = [s if s is not None else creation.zeros(B, self.hidden_size, dtype=xg.dtype,
                                                         device=xg.device) for s in start]
-        w_hh_t = w_hh.mT
-        slices = fused.Slices()
+        slices, products = fused.Slices(), fused.Products(T)
         outputs = [None] * T
         for k, t in enumerate(order):
             with tg.scope(_step_name(t, label)):
                 piece = fused.TimeSlice(slices, t)
                 xg_t = piece.apply(xg)
-                state = self._composed_step(xg_t, state, w_hh_t, b_hh)
+                product = fused.RecurrentMatMul(products, t)
+                hg = product.apply(state[0], w_hh)                 # h_{t-1} W_hh^T
+                state = self._composed_step(xg_t, hg, state, b_hh)
             if k == 0:
-                slices.first = piece
+                slices.first, products.first = piece, product
             outputs[t] = state[0]
         return F.stack(outputs, 0), state
 
@@ -261,8 +263,8 @@ class RNN(RecurrentLayer):
     def _fused_step(self, run, t):
         return fused.RNNStep(run, t, relu=self.nonlinearity == "relu")
 
-    def _composed_step(self, xg_t, state, w_hh_t, b_hh):
-        return [rnn_step(xg_t + state[0] @ w_hh_t, self.nonlinearity)]
+    def _composed_step(self, xg_t, hg, state, b_hh):
+        return [rnn_step(xg_t + hg, self.nonlinearity)]
 
     def extra_repr(self) -> str:
         extra = ", nonlinearity='relu'" if self.nonlinearity == "relu" else ""
@@ -293,8 +295,8 @@ class LSTM(RecurrentLayer):
     def _fused_step(self, run, t):
         return fused.LSTMStep(run, t)
 
-    def _composed_step(self, xg_t, state, w_hh_t, b_hh):
-        h, c = lstm_step(xg_t + state[0] @ w_hh_t, state[1])
+    def _composed_step(self, xg_t, hg, state, b_hh):
+        h, c = lstm_step(xg_t + hg, state[1])
         return [h, c]
 
 
@@ -319,8 +321,7 @@ class GRU(RecurrentLayer):
     def _fused_biases(self, b_ih, b_hh) -> tuple:
         return b_ih, b_hh
 
-    def _composed_step(self, xg_t, state, w_hh_t, b_hh):
-        hg = state[0] @ w_hh_t
+    def _composed_step(self, xg_t, hg, state, b_hh):
         if b_hh is not None:
             hg = hg + b_hh
         return [gru_step(xg_t, hg, state[0])]

@@ -163,10 +163,24 @@ def test_layer_gradcheck(kind, fused):
     assert tg.gradcheck(fn, inputs)
 
 
-def test_composed_layer_supports_double_backward():
-    layer = make("lstm", fused=False, input_size=2, hidden_size=2)
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_composed_layer_supports_double_backward(kind):
+    layer = make(kind, fused=False, input_size=2, hidden_size=2)
     x = tg.Tensor(np.random.default_rng(4).standard_normal((3, 1, 2)), requires_grad=True)
-    assert tg.gradgradcheck(lambda x: layer(x)[0], [x])
+    assert tg.gradgradcheck(lambda x, w: layer(x)[0], [x, layer.weight_hh_l0])
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_composed_create_graph_gradients_equal_the_first_order_ones(kind):
+    layer = make(kind, fused=False, input_size=2, hidden_size=3, bidirectional=True)
+    x = tg.Tensor(np.random.default_rng(10).standard_normal((4, 2, 2)), requires_grad=True)
+    wanted = [x] + list(layer.parameters())
+    loss = (layer(x)[0] ** 2).sum()
+    plain = tg.grad(loss, wanted, retain_graph=True)
+    graphed = tg.grad(loss, wanted, create_graph=True)
+    assert all(g.requires_grad for g in graphed[1:])
+    for a, b in zip(plain, graphed):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -204,8 +218,9 @@ def test_composed_layer_scopes_each_step_and_hoists_the_input_projection():
     scopes = {n.scope for n in nodes if n.scope}
     assert scopes == {f"t={t}" for t in range(T)}
     matmuls = [n for n in nodes if n.name == "matmul"]
-    assert len(matmuls) == 1 + T                         # X W_ih^T once, h W_hh^T per step
-    assert matmuls[0].scope is None
+    assert len(matmuls) == 1 and matmuls[0].scope is None          # X W_ih^T, once
+    recurrent = [n for n in nodes if n.name == "recurrent_matmul"]
+    assert [n.scope for n in recurrent] == [f"t={t}" for t in range(T)]   # h W_hh^T per step
 
 
 def test_multi_layer_bidirectional_scopes_name_the_layer_and_direction():
