@@ -382,6 +382,8 @@ def _index_with(device, index, form: str):
     def convert(part):
         if not isinstance(part, np.ndarray):
             return part
+        if form == "list" and part.size == 0 and part.ndim > 1:
+            return part   # [] cannot say "shape (0, 1)": an empty nested index stays an array
         return part.tolist() if form == "list" else on(device, part) if form == "tensor" else part
     return tuple(convert(p) for p in index) if isinstance(index, tuple) else convert(index)
 
