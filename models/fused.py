@@ -29,9 +29,14 @@ kernel), not in Tensor ops, and the activations overwrite XG, so a backward with
 ``create_graph=True`` through a fused step raises; the composed path (``fused=False``) is the
 reference for double backward, and gives the same first-order gradients (tested).
 
-``TimeSlice`` serves the composed path: XG[t] as one tape entry whose backward writes into the
-same kind of shared buffer, so slicing T steps out of XG costs O(T) in backward rather than
-O(T^2) (each plain slice's gradient would be a zero-filled copy of all of XG).
+Two more entries serve the composed path (``fused=False``), with the same shared-buffer idea
+and a differentiable VJP under ``create_graph``:
+
+* ``TimeSlice``: XG[t] as one tape entry whose backward writes into one shared buffer, so
+  slicing T steps out of XG costs O(T) in backward rather than O(T^2) (each plain slice's
+  gradient would be a zero-filled copy of all of XG);
+* ``RecurrentMatMul``: h_{t-1} W_hh^T, whose dW_hh is one matmul over all steps instead of T
+  small products the engine adds one by one (4 MB each for an LSTM of width 512).
 """
 from __future__ import annotations
 
