@@ -258,3 +258,22 @@ def test_sinusoidal_positional_encoding():
     np.testing.assert_allclose(module(x).numpy(), np.broadcast_to(pe, (2, 7, 6)))
     with pytest.raises(ValueError, match="max_len"):
         module(tg.zeros(1, 11, 6))
+
+
+def test_attention_modules_run_on_each_device(device):
+    rng = np.random.default_rng(10)
+    put = lambda *shape: tg.Tensor(rng.standard_normal(shape), device=device,  # noqa: E731
+                                   requires_grad=True)
+    s, h = put(B, DQ), put(B, N, DQ)
+    mask = key_mask()
+    for attn in (AdditiveAttention(DQ, DQ, 5), LuongAttention(DQ, score="concat")):
+        context, weights = attn.to(device)(s, h, mask=mask)
+        context.sum().backward()
+        assert weights.device.startswith(device) and s.grad.device.startswith(device)
+        np.testing.assert_allclose(weights.numpy().sum(-1), 1.0, rtol=1e-6)
+    layer = TransformerEncoderLayer(4, 2, dim_feedforward=8, batch_first=True).to(device)
+    x = put(B, 3, 4)
+    out, weights = layer(x, src_key_padding_mask=np.array([[0, 0, 1], [0, 0, 0]], dtype=bool),
+                         need_weights=True)
+    out.sum().backward()
+    assert x.grad.device.startswith(device) and np.all(weights.numpy()[0, :, 2] == 0)

@@ -162,3 +162,14 @@ def test_luong_decoder_feeds_the_attentional_state_back():
     np.testing.assert_allclose(run["state"].numpy(), h2.numpy())
     s2, _ = decoder.attention(h2, run["memory"], mask=run["mask"])
     np.testing.assert_allclose(logits.numpy(), decoder.out(s2).numpy())
+
+
+def test_seq2seq_runs_on_each_device(device):
+    model = Seq2Seq(10, 11, embed_size=4, hidden_size=5, attention="bahdanau").to(device)
+    src = tg.Tensor(SRC, device=device)
+    loss = model.loss(src, LENGTHS, tg.Tensor(TGT, device=device))
+    loss.backward()
+    assert all(p.grad.device.startswith(device) for p in model.parameters())
+    tokens, weights = model.greedy(src, LENGTHS, max_len=4)
+    assert tokens.device.startswith(device) and weights.shape[0] == 3
+    assert len(model.beam_search(src, LENGTHS, beam_size=2, max_len=4)) == 3
