@@ -24,5 +24,5 @@ def test_binary_addition_reaches_99_percent_on_all_pairs():
 def test_korean_alphabet_continuation_and_autocomplete():
     assert korean.continuation(300, 0, "cpu", quiet) == 1.0
     assert korean.reversal(400, 0, "cpu", quiet, length=3) >= 0.95
-    phrase, learned = korean.autocomplete(300, 0, "cpu", quiet)
+    phrase, learned = korean.autocomplete(200, 0, "cpu", quiet, hidden=128, batch=16)
     assert phrase.startswith("기") and learned, phrase

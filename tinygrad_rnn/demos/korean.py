@@ -141,12 +141,13 @@ def complete(model, vocab, prime: str, beam: int = 5, max_length: int = 30) -> s
     return vocab.decode(ids[1:]).rstrip("\n")
 
 
-def autocomplete(steps: int, seed: int, device: str, log, prime: str = "기") -> tuple[str, bool]:
+def autocomplete(steps: int, seed: int, device: str, log, prime: str = "기",
+                 hidden: int = 256, batch: int = 32) -> tuple[str, bool]:
     text = data.load_text("korean")
     lines = set(text.splitlines())
     vocab = Vocabulary.from_text(text)
-    model = CharLM(len(vocab), 256, "gru", embedding_dim=64).to(device)
-    loss = _train(model, batchify(vocab.encode(text), 32, device), 32, steps, 0.003)
+    model = CharLM(len(vocab), hidden, "gru", embedding_dim=64).to(device)
+    loss = _train(model, batchify(vocab.encode(text), batch, device), 32, steps, 0.003)
     phrase = complete(model, vocab, prime)
     # learned: the completion, up to its closing . ! or ? (which the model may swap), occurs
     # word for word in the training text; "sentence" when it is a whole corpus line too
