@@ -11,6 +11,8 @@ DEMOS = {
     "binary_addition": ("binary_addition", "many-to-many: add two 8-bit numbers bit by bit"),
     "korean": ("korean", "Korean alphabet continuation and autocomplete from '기'"),
     "charlm": ("charlm", "character-level LSTM on tiny-shakespeare vs 3-gram and 5-gram baselines"),
+    "sentiment": ("sentiment", "many-to-one: BiLSTM review sentiment vs bag-of-words logistic regression"),
+    "cells": ("cells", "interpretable LSTM cells: units that track position in line / speaker lines"),
     "pos": ("pos", "bidirectional LSTM part-of-speech tagger (UD English-EWT) vs most-frequent-tag"),
     "sunspots": ("sunspots", "GRU forecasts next year's sunspots; test RMSE vs persistence"),
 }

@@ -22,6 +22,10 @@ padding (see ``_applied.same_length_batches``).
 
 Baseline, from the same training sentences: each word form's most frequent tag; a word
 never seen in training gets the most frequent tag overall (NOUN).
+
+Measured with the defaults (seed 0), test token accuracy: BiLSTM 90.4% (words seen in
+training 95.2%, unseen 69.6%), baseline 80.8% (91.5%, 34.2%); 19% of the test tokens are
+word forms unseen in training, and most of the gain is there.
 """
 from __future__ import annotations
 

@@ -18,6 +18,12 @@ years only.
 Baselines on the same test years: persistence (next year = this year), which the GRU must
 beat, and, for reference, a linear autoregression on the same window (trained the same way),
 a strong classical model for this series that the GRU is not required to beat.
+
+Measured with the defaults (seed 0), test RMSE in sunspot numbers: GRU 16.2, persistence
+29.9, linear autoregression 19.5 (seeds 1 and 2: GRU 17.1 and 17.6). The GRU is kept at
+the step of lowest validation error: with 209 training windows it overfits within a few
+hundred steps. ``out`` gets ``sunspots_forecast.png``: the series with the split, and the
+test years' truth, forecast and persistence.
 """
 from __future__ import annotations
 
