@@ -15,6 +15,8 @@ DEMOS = {
     "cells": ("cells", "interpretable LSTM cells: units that track position in line / speaker lines"),
     "pos": ("pos", "bidirectional LSTM part-of-speech tagger (UD English-EWT) vs most-frequent-tag"),
     "sunspots": ("sunspots", "GRU forecasts next year's sunspots; test RMSE vs persistence"),
+    "translation": ("translation", "English -> French seq2seq with attention; BLEU vs word-by-word"),
+    "captioning": ("captioning", "one-to-many: digit image -> its English name, attending to patches"),
 }
 
 
