@@ -23,6 +23,7 @@ class Case:
     shapes: tuple                 # one shape per input
     positive: bool = False        # inputs drawn in (0.5, 1.5) instead of N(0, 1)
     smooth: bool = True           # also check second derivatives
+    module: Callable | None = None   # builds a Module whose parameters are checked too
 
 
 def _cases() -> list[Case]:
@@ -72,29 +73,34 @@ def _cases() -> list[Case]:
 
 
 def model_cases() -> list[Case]:
-    """Gradient checks of the recurrent cells, when tinygrad_rnn.models provides them."""
+    """Gradient checks of the recurrent cells and layers (fused and composed): the inputs'
+    gradients and every parameter's."""
     try:
         from . import models
     except ImportError:
         return []
     cases = []
     for name in ("RNNCell", "LSTMCell", "GRUCell", "MUT1Cell", "MUT2Cell", "MUT3Cell"):
-        cell_class = getattr(models, name, None)
-        if cell_class is None:
-            continue
-        cases.append(Case(name, _cell_check(cell_class), ((2, 3), (2, 4)), smooth=False))
+        cell_class = getattr(models, name)
+        width = 4 if name.startswith("MUT") else 3     # MUT cells add x_t unprojected
+        cases.append(Case(name, _run_cell, ((2, width), (2, 4)), smooth=False,
+                          module=lambda c=cell_class, w=width: c(w, 4)))
+    for name in ("RNN", "LSTM", "GRU"):
+        for fused in (True, False):
+            cases.append(Case(f"{name} layer ({'fused' if fused else 'composed'})", _run_layer,
+                              ((3, 2, 3),), smooth=False,
+                              module=lambda c=getattr(models, name), f=fused: c(
+                                  3, 4, num_layers=2, bidirectional=True, fused=f)))
     return cases
 
 
-def _cell_check(cell_class):
-    holder = {}
+def _run_cell(cell, x, h):
+    out = cell(x, (h, h * 0.5) if type(cell).__name__ == "LSTMCell" else h)
+    return out[0] if isinstance(out, tuple) else out
 
-    def run(x, h):
-        if "cell" not in holder:
-            holder["cell"] = cell_class(3, 4).to(x.device, "float64")
-        out = holder["cell"](x, (h, h * 0.5) if cell_class.__name__ == "LSTMCell" else h)
-        return out[0] if isinstance(out, tuple) else out
-    return run
+
+def _run_layer(layer, x):
+    return layer(x)[0]
 
 
 @dataclass
@@ -112,12 +118,19 @@ def run_checks(device: str = "cpu", include_models: bool = True) -> list[Result]
         manual_seed(0)
         inputs = [(rand(*s, dtype="float64", device=device) + 0.5 if case.positive else
                    randn(*s, dtype="float64", device=device)).requires_grad_() for s in case.shapes]
+        function = case.function
+        if case.module is not None:
+            # the parameters are inputs too: gradcheck perturbs them in place, the module reads them
+            module = case.module().to(device, "float64")
+            count = len(inputs)
+            inputs += list(module.parameters())
+            function = lambda *values, m=module, f=case.function, n=count: f(m, *values[:n])
         start = time.perf_counter()
         message, second = "", None
         try:
-            first = gradcheck(case.function, inputs)
+            first = gradcheck(function, inputs)
             if case.smooth:
-                second = gradgradcheck(case.function, inputs)
+                second = gradgradcheck(function, inputs)
         except GradcheckError as error:
             first, message = False, str(error)
             if "gradgradcheck" in message:
