@@ -15,6 +15,8 @@ def register(subcommands, common) -> None:
                                description=f"Run a lecture example. {listing}.")
     p.add_argument("name", choices=sorted(DEMOS), metavar="NAME", help=", ".join(sorted(DEMOS)))
     p.add_argument("--steps", type=int, default=None, help="training steps (default: the demo's own)")
+    p.add_argument("--attention", choices=("bahdanau", "luong", "luong_general"), default=None,
+                   help="translation: the attention score (default: bahdanau)")
     p.set_defaults(run=run)
 
 
@@ -28,7 +30,11 @@ def run(args) -> int:
         if args.steps <= 0:
             raise ValueError(f"--steps must be positive, got {args.steps}")
         options["steps"] = args.steps
+    if args.attention is not None:
+        options["attention"] = args.attention
     accepted = inspect.signature(demo.run).parameters
+    if args.attention is not None and "attention" not in accepted:
+        raise ValueError(f"--attention applies to the translation demo, not {args.name!r}")
     started = time.perf_counter()
     result = demo.run(**{k: v for k, v in options.items() if k in accepted})
     summary = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
