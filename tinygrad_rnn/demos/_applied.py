@@ -42,6 +42,6 @@ def pyplot(log):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        log(f"(matplotlib is not installed, so no picture; to get one: {PLOT_HINT})")
+        log(f"(matplotlib is not installed, so no PNG picture; to get one: {PLOT_HINT})")
         return None
     return plt

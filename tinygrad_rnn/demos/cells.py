@@ -184,11 +184,10 @@ def run(steps: int = 1000, hidden: int = 256, batch: int = 32, seq_len: int = 64
                          and result["position_r"] >= result["position_r_untrained"] + 0.2)
     if out:
         result["html"] = write_html(os.path.join(out, "cells.html"), trained, untrained, log)
-        for name in FEATURES:
-            path = plot(os.path.join(out, f"cells_{name}.png"), name, trained[name],
-                        untrained[name], log)
-            if path:
-                result[f"png_{name}"] = path
+        plt = pyplot(log)                     # None (after a hint) without matplotlib
+        for name in FEATURES if plt is not None else ():
+            result[f"png_{name}"] = plot(plt, os.path.join(out, f"cells_{name}.png"), name,
+                                         trained[name], untrained[name], log)
     return result
 
 
@@ -259,10 +258,7 @@ def _grid(text: str, values, max_lines: int):
     return rows, grid
 
 
-def plot(path: str, name: str, trained: dict, untrained: dict, log, lines: int = 20):
-    plt = pyplot(log)
-    if plt is None:
-        return None
+def plot(plt, path: str, name: str, trained: dict, untrained: dict, log, lines: int = 20):
     fig, axes = plt.subplots(2, 1, figsize=(13, 0.62 * lines + 1.6))
     for ax, (label, chosen) in zip(axes, (("trained", trained), ("untrained (baseline)", untrained))):
         values = _scaled([float(v) for v in chosen["activations"][:SHOWN]])
