@@ -383,11 +383,20 @@ class TimeSlice(Function):
 class Products:
     """Shared by the RecurrentMatMul entries of one sweep: their gradients and inputs, kept for
     one matmul at the end, and the first entry (the last one backward visits)."""
-    __slots__ = ("grads", "inputs", "first", "length")
+    __slots__ = ("grads", "inputs", "first", "length", "scratch")
 
     def __init__(self, length: int):
         self.length = length
-        self.grads = self.inputs = self.first = None
+        self.grads = self.inputs = self.first = self.scratch = None
+
+    def product(self, h, w):
+        """h W^T into a buffer reused by every step (no allocation)."""
+        xp = backend_for(h).xp
+        shape = h.shape[:-1] + (w.shape[0],)
+        dtype = xp.result_type(h, w)
+        if self.scratch is None or self.scratch.shape != shape or self.scratch.dtype != dtype:
+            self.scratch = xp.empty(shape, dtype=dtype)
+        return xp.matmul(h, w.T, out=self.scratch)
 
     def store(self, t: int, gy, h) -> None:
         xp = backend_for(gy).xp
@@ -435,3 +444,42 @@ class RecurrentMatMul(Function):
         if self is shared.first:
             return grad_h, Tensor._make(shared.take_weight_grad())
         return grad_h, None
+
+
+class RecurrentAffine(Function):
+    """pre_t = XG[t] + h_{t-1} W^T for one step of a composed LSTM / RNN sweep, written over
+    XG[t] (XG is private to the layer and no backward reads it), so a step allocates nothing
+    for its pre-activations.
+
+    g_XG = gy at [t], gh = gy W, gW = sum_t gy_t^T h_{t-1}: first-order, the steps store gy
+    and h_{t-1} in one buffer each and the sweep's first step hands over XG's whole gradient
+    and dW as one matmul; with create_graph each step returns its own (differentiable) VJP."""
+    __slots__ = ("products", "t")
+    name, formula = "recurrent_affine", "gXG[t] = gy; gh = gy @ W; gW = sum_t gy_t^T h_t"
+
+    def __init__(self, products: Products, t: int):
+        self.products, self.t = products, t
+
+    def extra_repr(self) -> str:
+        return f"t={self.t}"
+
+    def forward(self, xg, h, w):
+        pre = xg[self.t]
+        pre += self.products.product(h, w)
+        return pre
+
+    def backward(self, gy, y):
+        xg, h, w = self.inputs
+        grad_h = gy @ w if needs_grad(h) else None
+        if STATE.grad_enabled:                       # create_graph: a differentiable VJP
+            return (IndexAdd((self.t,), xg.shape).apply(gy) if needs_grad(xg) else None,
+                    grad_h, gy.mT @ h if needs_grad(w) else None)
+        if not (needs_grad(xg) or needs_grad(w)):
+            return None, grad_h, None
+        shared = self.products
+        shared.store(self.t, gy.data, h.data)
+        if self is not shared.first:
+            return None, grad_h, None
+        grad_xg = Tensor._make(shared.grads) if needs_grad(xg) else None
+        grad_w = Tensor._make(shared.take_weight_grad())
+        return grad_xg, grad_h, grad_w if needs_grad(w) else None

@@ -21,7 +21,8 @@ How a layer runs (per layer, per direction, a "sweep" over time):
      ``RNNStep``); dW_hh is one matmul over all steps. First-order gradients only;
    * ``fused=False``: the composed cell of ``lstm_cell`` / ``gru_cell`` / ``rnn_cell`` (~15 core
      ops per LSTM step), whose backward is differentiable (``create_graph=True`` works); its
-     h_{t-1} W_hh^T is a ``fused.RecurrentMatMul`` entry, so dW_hh is one matmul here too;
+     XG[t] + h_{t-1} W_hh^T is one ``fused.RecurrentAffine`` entry (GRU: ``TimeSlice`` and
+     ``RecurrentMatMul``, as b_hn sits inside r * (.)), so dW_hh is one matmul here too;
 3. dropout (training only) on each layer's output except the last.
 """
 from __future__ import annotations
@@ -207,13 +208,9 @@ class RecurrentLayer(Module):
         outputs = [None] * T
         for k, t in enumerate(order):
             with tg.scope(_step_name(t, label)):
-                piece = fused.TimeSlice(slices, t)
-                xg_t = piece.apply(xg)
-                product = fused.RecurrentMatMul(products, t)
-                hg = product.apply(state[0], w_hh)                 # h_{t-1} W_hh^T
-                state = self._composed_step(xg_t, hg, state, b_hh)
+                entries, state = self._composed_step(slices, products, t, xg, state, w_hh, b_hh)
             if k == 0:
-                slices.first, products.first = piece, product
+                slices.first, products.first = entries
             outputs[t] = state[0]
         return F.stack(outputs, 0), state
 
@@ -263,8 +260,10 @@ class RNN(RecurrentLayer):
     def _fused_step(self, run, t):
         return fused.RNNStep(run, t, relu=self.nonlinearity == "relu")
 
-    def _composed_step(self, xg_t, hg, state, b_hh):
-        return [rnn_step(xg_t + hg, self.nonlinearity)]
+    def _composed_step(self, slices, products, t, xg, state, w_hh, b_hh):
+        affine = fused.RecurrentAffine(products, t)
+        pre = affine.apply(xg, state[0], w_hh)                  # XG[t] + W_hh h_{t-1}
+        return (None, affine), [rnn_step(pre, self.nonlinearity)]
 
     def extra_repr(self) -> str:
         extra = ", nonlinearity='relu'" if self.nonlinearity == "relu" else ""
@@ -295,9 +294,11 @@ class LSTM(RecurrentLayer):
     def _fused_step(self, run, t):
         return fused.LSTMStep(run, t)
 
-    def _composed_step(self, xg_t, hg, state, b_hh):
-        h, c = lstm_step(xg_t + hg, state[1])
-        return [h, c]
+    def _composed_step(self, slices, products, t, xg, state, w_hh, b_hh):
+        affine = fused.RecurrentAffine(products, t)
+        pre = affine.apply(xg, state[0], w_hh)                  # XG[t] + W_hh h_{t-1}
+        h, c = lstm_step(pre, state[1])
+        return (None, affine), [h, c]
 
 
 class GRU(RecurrentLayer):
@@ -321,7 +322,11 @@ class GRU(RecurrentLayer):
     def _fused_biases(self, b_ih, b_hh) -> tuple:
         return b_ih, b_hh
 
-    def _composed_step(self, xg_t, hg, state, b_hh):
+    def _composed_step(self, slices, products, t, xg, state, w_hh, b_hh):
+        piece = fused.TimeSlice(slices, t)
+        xg_t = piece.apply(xg)                                  # W_ih x_t + b_ih
+        product = fused.RecurrentMatMul(products, t)
+        hg = product.apply(state[0], w_hh)                      # W_hh h_{t-1} (+ b_hh)
         if b_hh is not None:
             hg = hg + b_hh
-        return [gru_step(xg_t, hg, state[0])]
+        return (piece, product), [gru_step(xg_t, hg, state[0])]

@@ -219,7 +219,7 @@ def test_composed_layer_scopes_each_step_and_hoists_the_input_projection():
     assert scopes == {f"t={t}" for t in range(T)}
     matmuls = [n for n in nodes if n.name == "matmul"]
     assert len(matmuls) == 1 and matmuls[0].scope is None          # X W_ih^T, once
-    recurrent = [n for n in nodes if n.name == "recurrent_matmul"]
+    recurrent = [n for n in nodes if n.name == "recurrent_affine"]
     assert [n.scope for n in recurrent] == [f"t={t}" for t in range(T)]   # h W_hh^T per step
 
 
