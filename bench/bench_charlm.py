@@ -10,9 +10,14 @@ memory of one step (tracemalloc) next to the NumPy step's.
     python bench/bench_charlm.py                      # everything (a few minutes on 2 cores)
     python bench/bench_charlm.py --sizes 64,64,512 --cells lstm --repeats 7
 
-All implementations start from the same weights (the first step's losses are printed and must
-agree), and the timings are interleaved round-robin, so the ratios are comparable even though
-the machine is shared: compare the ratios of one run, not absolute times across runs.
+All implementations start from the same weights (the spread of their first-step losses is the
+last column and must be ~1e-7), and the timings are interleaved round-robin with a short sleep
+before each step (``--pause``: OpenMP and OpenBLAS worker threads spin after a call and would
+otherwise slow whichever implementation runs next), so the ratios of one run are comparable
+even on a shared machine; compare ratios, not absolute times across runs. On a busy 2-core
+machine, 2-thread BLAS calls slow down 10-20x and no number means anything: run it when the
+CPUs are idle (``--stat min`` then picks the least disturbed of the repeats), or compare
+single-threaded (``OPENBLAS_NUM_THREADS=1 ... --threads 1``), which contention distorts less.
 """
 from __future__ import annotations
 
