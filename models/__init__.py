@@ -14,14 +14,14 @@ from .transformer import PositionalEncoding, TransformerEncoderLayer, sinusoidal
 from .seq2seq import Decoder, Encoder, Seq2Seq
 # language-model helpers (character LM, vocabulary, truncated-BPTT windows, sampling)
 from .cell_layer import CellLayer
-from .char_lm import CELLS, CharLM, detach_state, make_recurrent
+from .char_lm import CELLS, CharLM, detach_state, make_recurrent, train_windows
 from .sampling import choose
 from .text_batches import batchify, bptt_windows, window_count
 from .vocabulary import Vocabulary
 
 __all__ = ["RNNCell", "LSTMCell", "GRUCell", "MUT1Cell", "MUT2Cell", "MUT3Cell", "Highway",
            "RNN", "LSTM", "GRU", "CELLS", "CharLM", "detach_state", "make_recurrent", "choose",
-           "batchify", "bptt_windows", "window_count", "Vocabulary", "CellLayer",
+           "batchify", "bptt_windows", "window_count", "Vocabulary", "CellLayer", "train_windows",
            "AdditiveAttention", "LuongAttention", "scaled_dot_product_attention",
            "MultiHeadAttention", "TransformerEncoderLayer", "PositionalEncoding",
            "sinusoidal_positional_encoding", "Encoder", "Decoder", "Seq2Seq"]

@@ -37,6 +37,34 @@ def make_recurrent(cell: str, input_size: int, hidden_size: int, num_layers: int
     raise ValueError(f"unknown cell {cell!r}; choose one of {', '.join(CELLS)}")
 
 
+def train_windows(model, streams: Tensor, seq_len: int, steps: int, optimizer,
+                  clip: float = 5.0, log=None) -> float:
+    """Truncated BPTT: ``steps`` updates on consecutive (B, T) windows of ``streams``, the
+    hidden state carried from window to window and detached between them; at the end of the
+    text it starts over from the beginning with a fresh state. Returns the last loss."""
+    import tinygrad_rnn.functional as F
+    from tinygrad_rnn.nn.utils import clip_grad_norm_
+    from .text_batches import bptt_windows
+    windows, state, loss = iter(()), None, None
+    for step in range(1, steps + 1):
+        pair = next(windows, None)
+        if pair is None:
+            windows, state = bptt_windows(streams, seq_len), None
+            pair = next(windows)
+        x, y = pair
+        logits, state = model(x, state)
+        state = detach_state(state)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        if clip:
+            clip_grad_norm_(model.parameters(), clip)
+        optimizer.step()
+        if log is not None and step % max(steps // 5, 1) == 0:
+            log(f"step {step}: loss {loss.item():.3f} nats/char")
+    return loss.item()
+
+
 def detach_state(state):
     """Cut the graph behind a hidden state (h, or (h, c)) between BPTT windows."""
     if state is None:

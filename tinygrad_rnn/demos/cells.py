@@ -38,10 +38,9 @@ import html
 import os
 
 import tinygrad_rnn as tg
-import tinygrad_rnn.functional as F
 from tinygrad_rnn import data, optim
 from tinygrad_rnn.backends import numpy_backend
-from tinygrad_rnn.models import CharLM, Vocabulary, batchify, bptt_windows, detach_state
+from tinygrad_rnn.models import CharLM, Vocabulary, batchify, train_windows
 
 from ._applied import pyplot
 
@@ -70,23 +69,7 @@ def train(model, text: str, vocab: Vocabulary, steps: int, batch: int, seq_len: 
           device, log) -> float:
     optimizer = optim.Adam(model.parameters(), lr=lr)
     streams = batchify(vocab.encode(text), batch, device)
-    windows, state, loss = iter(()), None, None
-    for step in range(1, steps + 1):
-        pair = next(windows, None)
-        if pair is None:                  # the end of the text: start over from its beginning
-            windows, state = bptt_windows(streams, seq_len), None
-            pair = next(windows)
-        x, y = pair
-        logits, state = model(x, state)
-        state = detach_state(state)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-        optimizer.zero_grad()
-        loss.backward()
-        tg.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        optimizer.step()
-        if step % max(steps // 5, 1) == 0:
-            log(f"step {step}: loss {loss.item():.3f} nats/char")
-    return loss.item()
+    return train_windows(model, streams, seq_len, steps, optimizer, clip=5.0, log=log)
 
 
 @tg.no_grad()
