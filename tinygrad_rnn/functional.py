@@ -12,6 +12,7 @@ from .errors import OpError
 from .ops.elementwise import Softplus, Where
 from .ops.shape import Concat, Pad, Stack
 from .ops.softmax import LogSoftmax, Softmax
+from .ops.reduce import divide_or_nan
 from .tensor import Tensor, _as_tensor
 
 
@@ -174,8 +175,8 @@ def cross_entropy(logits: Tensor, target, ignore_index: int = -100,
     log_probs = log_softmax(logits, dim=1)
     picked = log_probs[xp.arange(logits.shape[0]), safe_target]
     losses = -picked * Tensor._make(keep.astype(logits.dtype))
-    if reduction == "mean":
-        return losses.sum() / max(int(keep.sum()), 1)
+    if reduction == "mean":   # NaN when every target is ignored (torch)
+        return divide_or_nan(losses.sum(), int(keep.sum()))
     if reduction == "none":   # in the target's shape, as PyTorch: (N, d1, ...), or () for (C,)
         return losses.reshape(target_shape)
     return _reduce(losses, reduction, "cross_entropy")

@@ -30,8 +30,12 @@ class _Size(int):
 class Tensor:
     # _base: the tensor whose memory this one views (None when it owns its memory); views
     # share their base's version counter, so an in-place edit through either is noticed
+    # _view_of: (source, op) for a view made by an op (slice, reshape, ...) from source
+    # (detach() shares memory too but is no view in autograd's sense); _previous: ((version, old), ...)
+    # the histories this tensor had before in-place ops rebased it (the engine routes a
+    # gradient recorded at an older version to the history of that time)
     __slots__ = ("data", "grad", "requires_grad", "_node", "_version", "_base", "_retains_grad",
-                 "name", "__weakref__")
+                 "name", "_view_of", "_previous", "_hooks", "__weakref__")
     __array_ufunc__ = None  # numpy defers to our reflected operators (np_array * tensor)
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype=None, device=None,
@@ -51,6 +55,7 @@ class Tensor:
         self._base = None
         self._retains_grad = False
         self.name = name
+        self._view_of = self._previous = self._hooks = None
         if requires_grad:
             self.requires_grad_(True)
 
@@ -67,6 +72,7 @@ class Tensor:
         tensor._base = None
         tensor._retains_grad = False
         tensor.name = None
+        tensor._view_of = tensor._previous = tensor._hooks = None
         return tensor
 
     # ---------------------------------------------------------------- facts
@@ -204,6 +210,8 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if not self.is_leaf:
+            if requires_grad:          # already requires grad: nothing to change (as torch)
+                return self
             raise RuntimeError("requires_grad_: only leaf tensors can change requires_grad; "
                                "use .detach().requires_grad_() for a new leaf")
         if requires_grad and self.data.dtype.kind not in "fc":
@@ -277,10 +285,23 @@ class Tensor:
         return _reduce.mean(self, _axis(dim, axis), _keep(keepdim, keepdims))
 
     def max(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
-        return _reduce.Max(_axis(dim, axis), _keep(keepdim, keepdims)).apply(self)
+        """``x.max()``: the largest value; ``x.max(dim)``: ``(values, indices)`` along ``dim``
+        (as torch); ``x.max(other)``: the elementwise maximum. Ties share the gradient evenly
+        (torch sends it to the one index it returns; see docs/differences.md)."""
+        return _reduce.extremum(self, "max", dim if axis is None else axis,
+                                _keep(keepdim, keepdims))
 
     def min(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
-        return _reduce.Min(_axis(dim, axis), _keep(keepdim, keepdims)).apply(self)
+        """``x.min()``, ``x.min(dim)`` -> ``(values, indices)``, ``x.min(other)``: as ``max``."""
+        return _reduce.extremum(self, "min", dim if axis is None else axis,
+                                _keep(keepdim, keepdims))
+
+    def amax(self, dim=(), keepdim: bool = False):
+        """The largest value over ``dim`` (an int or a tuple; all axes when empty)."""
+        return _reduce.Max(None if dim in ((), None) else dim, keepdim).apply(self)
+
+    def amin(self, dim=(), keepdim: bool = False):
+        return _reduce.Min(None if dim in ((), None) else dim, keepdim).apply(self)
 
     def logsumexp(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
         return _reduce.logsumexp(self, _axis(dim, axis), _keep(keepdim, keepdims))
@@ -331,12 +352,71 @@ class Tensor:
         return self + 0 if self.requires_grad else Tensor._make(self.data.copy())
 
     # ------------------------------------------------------------ in place
-    def _check_inplace(self, op: str) -> None:
-        if self.requires_grad and STATE.grad_enabled:
+    # Without a gradient to record an in-place op just writes into ``data`` and bumps the
+    # version. When one is needed (grad mode on and this tensor or the value requires grad),
+    # the op is recorded as torch does: the out-of-place op runs on ``old`` (a tensor holding
+    # this one's previous history), the result is written into this tensor's memory, and this
+    # tensor's history is rebased onto the new tape entry. Version counters then catch every
+    # tape entry that saved the old values.
+    def _inplace(self, op: str, write, record, value=None, snapshot: bool = False) -> "Tensor":
+        """``write()`` changes ``data`` when nothing needs recording; otherwise ``record(old)``
+        is the recorded out-of-place op (``snapshot``: it saves ``old``'s values, so ``old``
+        gets a copy of them)."""
+        if STATE.grad_enabled and (self.requires_grad or (
+                isinstance(value, Tensor) and value.requires_grad)):
+            if self._node is None and self.requires_grad:
+                raise RuntimeError(
+                    f"{op}: a leaf tensor that requires grad is being used in an in-place "
+                    "operation (that would corrupt its gradient); do it under tg.no_grad() "
+                    "(as optimizers do), or use the out-of-place op")
+            self._rebase(op, record, snapshot)
+        else:
+            source = self._view_of[0] if self._view_of is not None else None
+            if (STATE.grad_enabled and source is not None and source.requires_grad
+                    and source._node is None):
+                raise RuntimeError(
+                    f"{op}: this tensor is a view of a leaf tensor that requires grad, so an "
+                    "in-place change would corrupt that leaf's gradient; do it under tg.no_grad()")
+            write()
+        return self._bump()
+
+    def _rebase(self, op: str, record, snapshot: bool) -> None:
+        """Run ``record(old)`` (the out-of-place op, recorded), copy its result into this
+        tensor's memory and make its tape entry this tensor's history."""
+        if self._view_of is not None:
+            return self._rebase_view(op, record, snapshot)
+        old = Tensor._make(self.data.copy() if snapshot else self.data)
+        if not snapshot:
+            old._base = self if self._base is None else self._base
+        old._node, old.requires_grad, old._hooks = self._node, self.requires_grad, self._hooks
+        result = record(old)
+        if result.shape != self.shape:
+            raise RuntimeError(f"{op}: the result has shape {tuple(result.shape)}, which does "
+                               f"not fit in place into shape {tuple(self.shape)}")
+        if result.data is not self.data:
+            self.data[...] = result.data
+        self._previous = (self._previous or ()) + ((self.version, old),)
+        self._node, self.requires_grad, self._hooks = result._node, True, None
+        self._retains_grad = False
+
+    def _rebase_view(self, op: str, record, snapshot: bool) -> None:
+        """An in-place op on a slice ``v = base[index]``, recorded as torch: the new values are
+        written into base as ``base[index] = op(v)`` (rebasing base's history), and v becomes
+        ``base[index]`` of the new base."""
+        source, view_op = self._view_of
+        if type(view_op).__name__ != "GetItem":
             raise RuntimeError(
-                f"{op}: in-place change of a tensor that requires grad would corrupt its "
-                "gradient; do it under tg.no_grad() (as optimizers do), or use the "
-                "out-of-place op")
+                f"{op}: recording an in-place change of a {view_op.name} view is not supported; "
+                "write into the tensor it views instead, e.g. base[index] = value "
+                "(see docs/differences.md)")
+        old = Tensor._make(self.data.copy() if snapshot else self.data)
+        old._node, old.requires_grad = self._node, self.requires_grad
+        result = record(old)
+        source[view_op.index] = result            # records setitem on the base (recursively)
+        fresh = source[view_op.index]
+        self._previous = (self._previous or ()) + ((self.version, old),)
+        self._node, self.requires_grad, self._hooks = fresh._node, fresh.requires_grad, None
+        self._view_of = fresh._view_of
 
     def _bump(self) -> "Tensor":
         (self if self._base is None else self._base)._version += 1
@@ -344,46 +424,48 @@ class Tensor:
         return self
 
     def add_(self, other, alpha: float = 1.0):
-        self._check_inplace("add_")
-        value = _raw(other)
-        self.data += value if alpha == 1.0 else alpha * value
-        return self._bump()
+        other = other if alpha == 1.0 else other * alpha
+        def write(): self.data += _raw(other)
+        return self._inplace("add_", write, lambda old: old + other, other)
 
     def sub_(self, other, alpha: float = 1.0):
-        self._check_inplace("sub_")
-        value = _raw(other)
-        self.data -= value if alpha == 1.0 else alpha * value
-        return self._bump()
+        other = other if alpha == 1.0 else other * alpha
+        def write(): self.data -= _raw(other)
+        return self._inplace("sub_", write, lambda old: old - other, other)
 
     def mul_(self, other):
-        self._check_inplace("mul_")
-        self.data *= _raw(other)
-        return self._bump()
+        def write(): self.data *= _raw(other)
+        return self._inplace("mul_", write, lambda old: old * other, other, snapshot=True)
 
     def div_(self, other):
-        self._check_inplace("div_")
-        self.data /= _raw(other)
-        return self._bump()
+        def write(): self.data /= _raw(other)
+        return self._inplace("div_", write, lambda old: old / other, other, snapshot=True)
 
     def zero_(self):
-        self._check_inplace("zero_")
-        self.data[...] = 0
-        return self._bump()
+        return self.fill_(0)
 
     def fill_(self, value):
-        self._check_inplace("fill_")
-        self.data[...] = _raw(value)
-        return self._bump()
+        def write(): self.data[...] = _raw(value)
+        return self._inplace("fill_", write, _shape.SetItem(Ellipsis, True).bind(value), value)
 
     def copy_(self, source):
-        self._check_inplace("copy_")
-        self.data[...] = _raw(source)
-        return self._bump()
+        """Copy ``source`` (broadcast, cast to this dtype) into this tensor. A source that
+        requires grad is recorded, so its gradient flows back from this tensor (torch)."""
+        def write(): self.data[...] = _raw(source)
+        return self._inplace("copy_", write, _shape.SetItem(Ellipsis, True).bind(source), source)
 
     def __setitem__(self, index, value) -> None:
-        self._check_inplace("__setitem__")
-        self.data[_shape.normalize_index(index)] = _raw(value)
-        self._bump()
+        """``x[index] = value``; a value that requires grad is recorded (``outputs[t] = h``
+        in a hand-written RNN loop sends h its gradient), as torch's CopySlices."""
+        index = _shape.normalize_index(index)
+        def write(): self.data[index] = _raw(value)
+        self._inplace("__setitem__", write, _shape.SetItem(index, True).bind(value), value)
+
+    # x -= lr * x.grad under no_grad updates x itself (torch), not a new tensor
+    def __iadd__(self, other): return self.add_(_operand(self, other))
+    def __isub__(self, other): return self.sub_(_operand(self, other))
+    def __imul__(self, other): return self.mul_(_operand(self, other))
+    def __itruediv__(self, other): return self.div_(_operand(self, other))
 
 
 def _raw(value):
