@@ -272,10 +272,32 @@ class Tensor:
     def maximum(self, other): return _elementwise.Maximum().apply(self, _as_tensor(self, other))
     def minimum(self, other): return _elementwise.Minimum().apply(self, _as_tensor(self, other))
 
+    def softmax(self, dim: int = -1):
+        from .functional import softmax
+        return softmax(self, dim)
+
+    def log_softmax(self, dim: int = -1):
+        from .functional import log_softmax
+        return log_softmax(self, dim)
+
+    def log1p(self): return _elementwise.Log1p().apply(self)
+    def expm1(self): return _elementwise.Expm1().apply(self)
+    def sign(self): return _elementwise.Sign().apply(self)
+    def erf(self): return _elementwise.Erf().apply(self)
+    def square(self): return self * self
+
     def clamp(self, min=None, max=None):
-        return _elementwise.Clamp(min, max).apply(self)
+        """Bounds may be numbers or tensors (tensor bounds get gradients where they bind)."""
+        return _composite.clamp(self, min, max)
 
     clip = clamp
+
+    def masked_fill(self, mask, value): return _composite.masked_fill(self, mask, value)
+
+    def where(self, condition, other):
+        """self where ``condition`` else ``other`` (torch's ``x.where(c, y)``)."""
+        from .functional import where
+        return where(condition, self, other)
 
     # ------------------------------------------------------- reductions
     def sum(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
@@ -295,6 +317,19 @@ class Tensor:
         """``x.min()``, ``x.min(dim)`` -> ``(values, indices)``, ``x.min(other)``: as ``max``."""
         return _reduce.extremum(self, "min", dim if axis is None else axis,
                                 _keep(keepdim, keepdims))
+
+    def prod(self, dim=None, keepdim: bool = False):
+        return _reduce.Prod(dim, keepdim).apply(self)
+
+    def std(self, dim=None, keepdim: bool = False, *, correction: int = 1,
+            unbiased: bool | None = None):
+        return _composite.std(self, dim, keepdim, int(unbiased) if unbiased is not None
+                              else correction)
+
+    def norm(self, p=2, dim=None, keepdim: bool = False):
+        return _composite.norm(self, p, dim, keepdim)
+
+    def cumsum(self, dim: int): return _order.Cumsum(dim).apply(self)
 
     def amax(self, dim=(), keepdim: bool = False):
         """The largest value over ``dim`` (an int or a tuple; all axes when empty)."""
@@ -347,6 +382,24 @@ class Tensor:
     def __getitem__(self, index): return _shape.GetItem(_shape.normalize_index(index)).apply(self)
 
     def contiguous(self): return self
+
+    def flip(self, *dims): return _order.Flip(_shape_arg(dims)).apply(self)
+    def roll(self, shifts, dims=None):
+        shifts = tuple(shifts) if isinstance(shifts, (list, tuple)) else shifts
+        return _order.Roll(shifts, tuple(dims) if isinstance(dims, (list, tuple)) else dims).apply(self)
+    def repeat(self, *sizes): return _composite.repeat(self, _shape_arg(sizes))
+    def unbind(self, dim: int = 0): return _composite.unbind(self, dim)
+    def tril(self, diagonal: int = 0): return _composite.tril(self, diagonal)
+    def triu(self, diagonal: int = 0): return _composite.triu(self, diagonal)
+    def index_select(self, dim: int, index): return _composite.index_select(self, dim, index)
+
+    def gather(self, dim: int, index):
+        """out[i][j] = self[i][index[i][j]] for dim = 1 (torch.gather)."""
+        return _gather.Gather(dim, _raw(index)).apply(self)
+
+    def scatter_add(self, dim: int, index, src):
+        """A copy of self with src[i][j] added at [i][index[i][j]] (dim = 1)."""
+        return _gather.ScatterAdd(dim, _raw(index)).apply(self, _as_tensor(self, src))
 
     def clone(self) -> "Tensor":
         return self + 0 if self.requires_grad else Tensor._make(self.data.copy())
@@ -510,3 +563,6 @@ from .ops import elementwise as _elementwise  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
+from .ops import composite as _composite  # noqa: E402
+from .ops import gather as _gather  # noqa: E402
+from .ops import order as _order  # noqa: E402

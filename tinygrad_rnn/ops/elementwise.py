@@ -316,3 +316,49 @@ class Where(Function):
         zero = 0.0
         return (unbroadcast(Where(self.condition).apply(gy, zero), a) if needs_grad(a) else None,
                 unbroadcast(Where(self.condition).apply(zero, gy), b) if needs_grad(b) else None)
+
+
+class Log1p(Function):
+    """y = ln(1 + x), accurate for small x.   gx = gy / (1 + x)."""
+    name, formula = "log1p", "gx = gy / (1 + x)"
+
+    def forward(self, x):
+        return _float_result(xp_of(x).log1p(x), x)
+
+    def backward(self, gy, y):
+        return (gy / (self.inputs[0] + 1),)
+
+
+class Expm1(Function):
+    """y = e^x - 1, accurate for small x.   gx = gy * (y + 1)."""
+    name, formula, saves_inputs, uses_output = "expm1", "gx = gy * (y + 1)", False, True
+
+    def forward(self, x):
+        return _float_result(xp_of(x).expm1(x), x)
+
+    def backward(self, gy, y):
+        return (gy * (y + 1),)
+
+
+class Sign(Function):
+    """y = sign(x) in {-1, 0, 1}.   gx = 0 (flat everywhere it is differentiable, as torch)."""
+    name, formula, saves_inputs = "sign", "gx = 0", False
+
+    def forward(self, x):
+        return xp_of(x).sign(x)
+
+    def backward(self, gy, y):
+        return (gy * 0,)
+
+
+class Erf(Function):
+    """y = erf(x) = 2/sqrt(pi) int_0^x e^{-t^2} dt.   gx = gy * 2/sqrt(pi) e^{-x^2}."""
+    name, formula = "erf", "gx = gy * 2/sqrt(pi) * exp(-x^2)"
+
+    def forward(self, x):
+        from ..backends import backend_for
+        return backend_for(x).erf(x)
+
+    def backward(self, gy, y):
+        x = self.inputs[0]
+        return (gy * (-(x * x)).exp() * (2 / math.sqrt(math.pi)),)

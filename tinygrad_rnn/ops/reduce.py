@@ -147,3 +147,61 @@ def arg_extremum(x, which: str, axis, keepdims: bool):
     if keepdims and axis is not None:
         result = xp_of(x).expand_dims(result, axis)
     return result
+
+
+class Prod(Function):
+    """y = product over ``axis`` (one int, or None for all) of x.
+    gx_i = gy * prod_{j != i} x_j: no division, so zeros in x are fine."""
+    __slots__ = ("axis", "keepdims")
+    name, formula = "prod", "gx_i = gy * prod_{j != i} x_j"
+
+    def __init__(self, axis=None, keepdims: bool = False):
+        self.axis, self.keepdims = axis, keepdims
+
+    def extra_repr(self) -> str:
+        return "" if self.axis is None else f"axis={self.axis}"
+
+    def forward(self, x):
+        return x.prod(axis=self.axis, keepdims=self.keepdims)
+
+    def backward(self, gy, y):
+        x = self.inputs[0]
+        if self.axis is None:
+            others = _product_of_others(x.reshape(-1), 0).reshape(x.shape)
+        else:
+            others = _product_of_others(x, self.axis)
+        return (expand_reduced(gy, x.shape, self.axis, self.keepdims) * others,)
+
+
+def _product_of_others(x, axis: int):
+    """o_i = prod_{j != i} x_j along ``axis``: row i of an (n, n) stack holds x with x_i
+    replaced by 1 (differentiable, so prod has second derivatives)."""
+    from .elementwise import Where
+    last = x.transpose(axis, -1) if x.ndim > 1 else x
+    n = last.shape[-1]
+    stack = Where(xp_of(x.data).eye(n, dtype=bool)).apply(1.0, last.unsqueeze(-2))
+    others = Prod(-1).apply(stack)
+    return others.transpose(axis, -1) if x.ndim > 1 else others
+
+
+class Norm(Function):
+    """y = ||x||_2 = sqrt(sum over ``axis`` of x^2).   gx = gy * x / y  (0 where y = 0, as
+    torch: the zero vector's subgradient)."""
+    __slots__ = ("axis", "keepdims")
+    name, formula, uses_output = "norm", "gx = gy * x / y (0 where y = 0)", True
+
+    def __init__(self, axis=None, keepdims: bool = False):
+        self.axis, self.keepdims = axis, keepdims
+
+    def extra_repr(self) -> str:
+        return "" if self.axis is None else f"axis={self.axis}"
+
+    def forward(self, x):
+        return xp_of(x).sqrt((x * x).sum(axis=self.axis, keepdims=self.keepdims))
+
+    def backward(self, gy, y):
+        from .elementwise import Where
+        x = self.inputs[0]
+        zero = xp_of(y.data).asarray(y.data == 0)
+        safe = Where(zero).apply(1.0, y) if zero.any() else y
+        return (expand_reduced(gy / safe, x.shape, self.axis, self.keepdims) * x,)
