@@ -217,8 +217,9 @@ def _class_weights(weight, logits: Tensor):
 
 def _soft_cross_entropy(logits, target, weight, reduction, label_smoothing):
     if target.shape != logits.shape:
-        raise OpError(f"cross_entropy: probability targets must have the logits' shape "
-                      f"{tuple(logits.shape)}, got {tuple(target.shape)}")
+        raise OpError(f"cross_entropy: a float target holds class probabilities and must have "
+                      f"the logits' shape {tuple(logits.shape)}, got {tuple(target.shape)}; "
+                      "class indices must be integers")
     weight = _class_weights(weight, logits)
     classes = logits.shape[1] if logits.ndim > 1 else logits.shape[0]
     log_probs = _classes_last(log_softmax(logits, dim=1 if logits.ndim > 1 else 0))
