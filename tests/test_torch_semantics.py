@@ -309,3 +309,43 @@ def test_item11_view_of_a_leaf_made_before_requires_grad_refuses_in_place():
         view.add_(1.0)
     assert x.tolist() == [1.0, 1.0, 0.0]
     x.detach().zero_()                         # detach() is no view in autograd's sense
+
+
+# ----------------------------------------------------------------- 7: attention details
+
+def test_item7_causal_mask_is_aligned_top_left_when_lengths_differ():
+    from tinygrad_rnn.models import scaled_dot_product_attention
+    rng = np.random.default_rng(1)
+    q, k, v = (Tensor(rng.standard_normal(s)) for s in ((2, 3, 4), (2, 5, 4), (2, 5, 2)))
+    _, weights = scaled_dot_product_attention(q, k, v, is_causal=True)
+    np.testing.assert_array_equal(weights.numpy()[0] > 0, np.tril(np.ones((3, 5), bool)))
+    torch = pytest.importorskip("torch")
+    out, _ = scaled_dot_product_attention(q, k, v, is_causal=True)
+    theirs = torch.nn.functional.scaled_dot_product_attention(
+        *(torch.tensor(t.numpy()) for t in (q, k, v)), is_causal=True)
+    np.testing.assert_allclose(out.numpy(), theirs.numpy(), rtol=1e-12)
+
+
+def test_item7_transformer_gelu_is_exact_and_float_padding_masks_add():
+    torch = pytest.importorskip("torch")
+    from tinygrad_rnn.models import MultiHeadAttention, TransformerEncoderLayer
+    rng = np.random.default_rng(2)
+    ours = TransformerEncoderLayer(8, 2, dim_feedforward=16, activation="gelu", batch_first=True,
+                                   dtype="float64").eval()
+    theirs = torch.nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, activation="gelu",
+                                              batch_first=True).double().eval()
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    x = rng.standard_normal((2, 4, 8)) * 3
+    np.testing.assert_allclose(ours(Tensor(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-10, atol=1e-12)
+    mha = MultiHeadAttention(8, 2, batch_first=True, dtype="float64")
+    t_mha = torch.nn.MultiheadAttention(8, 2, batch_first=True).double()
+    mha.load_state_dict({k: v.detach().numpy() for k, v in t_mha.state_dict().items()})
+    padding = rng.standard_normal((2, 4))                 # float: added to the scores
+    attn = rng.standard_normal((4, 4))
+    out, weights = mha(Tensor(x), Tensor(x), Tensor(x), key_padding_mask=padding, attn_mask=attn)
+    t_x = torch.tensor(x)
+    t_out, t_weights = t_mha(t_x, t_x, t_x, key_padding_mask=torch.tensor(padding),
+                             attn_mask=torch.tensor(attn))
+    np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(weights.numpy(), t_weights.detach().numpy(), rtol=1e-10)
