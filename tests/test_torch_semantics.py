@@ -349,3 +349,62 @@ def test_item7_transformer_gelu_is_exact_and_float_padding_masks_add():
                              attn_mask=torch.tensor(attn))
     np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(weights.numpy(), t_weights.detach().numpy(), rtol=1e-10)
+
+
+# ----------------------------------------------------------------- the autograd API
+
+def test_register_hook_sees_and_replaces_gradients_and_can_be_removed():
+    x = leaf([1.0, 2.0])
+    y = x * 3.0
+    seen = []
+    handle = y.register_hook(lambda g: seen.append(g.tolist()) or g * 10.0)
+    leaf_handle = x.register_hook(lambda g: g + 1.0)
+    y.sum().backward()
+    assert seen == [[1.0, 1.0]] and x.grad.tolist() == [31.0, 31.0]
+    handle.remove()
+    leaf_handle.remove()
+    x.grad = None
+    (x * 3.0).sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0]
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        Tensor([1.0]).register_hook(lambda g: g)
+
+
+def test_autograd_backward_of_several_roots():
+    x = leaf([1.0, 2.0])
+    a, b = (x * x).sum(), x * 3.0
+    tg.autograd.backward([a, b], [None, Tensor(np.array([1.0, -1.0]))])
+    np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy() + [3.0, -3.0])
+    w = leaf([5.0])
+    tg.autograd.backward((x * w).sum(), inputs=[w])
+    assert w.grad.tolist() == [3.0] and x.grad.tolist() == [5.0, 1.0]
+
+
+def test_detach_in_place_makes_a_leaf():
+    x = leaf([1.0])
+    y = x * 2.0
+    assert y.detach_() is y and y.is_leaf and not y.requires_grad and y.grad_fn is None
+    with pytest.raises(RuntimeError, match="view"):
+        (x * 1.0)[0:1].detach_()
+
+
+def test_grad_fn_can_be_walked_like_torch():
+    torch = pytest.importorskip("torch")
+
+    def walk(fn, depth=0, out=None):
+        out = [] if out is None else out
+        out.append((depth, fn.name() if fn is not None else None))
+        for child, _ in (fn.next_functions if fn is not None else ()):
+            walk(child, depth + 1, out)
+        return out
+
+    x, tx = leaf([1.0, 2.0]), torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    ours = walk(((x * 2.0).tanh() + x).sum().grad_fn)
+    theirs = walk(((tx * 2.0).tanh() + tx).sum().grad_fn)
+    assert [d for d, _ in ours] == [d for d, _ in theirs]
+    assert [n for _, n in ours] == ["SumBackward0", "AddBackward0", "TanhBackward0",
+                                    "MulBackward0", "AccumulateGrad", None, "AccumulateGrad"]
+    assert [n.replace("torch::autograd::", "") if n else n for _, n in theirs] == \
+        [n for _, n in ours]
+    leaf_node = ((x * 2.0).sum().grad_fn.next_functions[0][0].next_functions[0][0])
+    assert leaf_node.variable is x

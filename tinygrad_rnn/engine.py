@@ -50,6 +50,8 @@ def run_backward(roots: Sequence[Tensor], root_grads, retain_graph: bool = False
 
     handed: set = set()
     for leaf, grad in leaf_grads.values():
+        if leaf._hooks:
+            grad = leaf._run_hooks(grad)
         if grad.dtype != leaf.dtype and leaf.dtype.kind in "fc":
             grad = grad.to(str(leaf.dtype))       # a leaf's gradient has the leaf's dtype (torch)
         if wanted_ids and id(leaf) in wanted_ids:
@@ -90,6 +92,8 @@ def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pend
                     f"backward through {node.name} (tape entry %{node.seq}) a second time: its "
                     "saved values were freed by an earlier backward; pass retain_graph=True to "
                     "the first backward to backward twice")
+            if y._hooks:
+                gy = y._run_hooks(gy)
             if y._retains_grad:
                 y.grad = gy if y.grad is None else y.grad + gy
             if wanted_ids and id(y) in wanted_ids:

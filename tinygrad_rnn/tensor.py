@@ -108,8 +108,12 @@ class Tensor:
 
     @property
     def grad_fn(self):
-        """The tape entry that produced this tensor (None for leaves)."""
-        return self._node
+        """The graph node that produced this tensor (None for leaves), as torch's: ``name()``
+        and ``next_functions`` (tg.autograd.GradFn); the tape entry itself is ``_node``."""
+        if self._node is None:
+            return None
+        from .autograd import GradFn
+        return GradFn(self._node)
 
     @property
     def version(self) -> int:
@@ -218,6 +222,40 @@ class Tensor:
             raise TypeError(f"requires_grad_: only floating-point tensors can require grad; "
                             f"this one is {self.data.dtype}")
         self.requires_grad = requires_grad
+        return self
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when the gradient of this tensor is computed; a hook that
+        returns a tensor replaces the gradient (before it reaches ``.grad`` or flows on).
+        Returns a handle whose ``remove()`` takes the hook off."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that does not "
+                               "require grad")
+        from .autograd import RemovableHandle
+        if self._hooks is None:
+            self._hooks = {}
+        handle = RemovableHandle(self._hooks)
+        self._hooks[handle.id] = hook
+        return handle
+
+    def _run_hooks(self, grad: "Tensor") -> "Tensor":
+        for hook in tuple(self._hooks.values()):
+            replaced = hook(grad)
+            if replaced is not None:
+                if not isinstance(replaced, Tensor) or replaced.shape != grad.shape:
+                    raise RuntimeError(f"register_hook: a hook returned "
+                                       f"{getattr(replaced, 'shape', type(replaced).__name__)}"
+                                       f" for a gradient of shape {tuple(grad.shape)}")
+                grad = replaced
+        return grad
+
+    def detach_(self) -> "Tensor":
+        """Make this tensor a leaf that does not require grad, in place (torch's detach_)."""
+        if self._view_of is not None and self._view_of[0].requires_grad:
+            raise RuntimeError("detach_: this tensor is a view of another tensor that requires "
+                               "grad; use detach() for a new tensor instead")
+        self._node, self.requires_grad, self._previous = None, False, None
+        self._retains_grad = False
         return self
 
     def retain_grad(self) -> "Tensor":
@@ -463,7 +501,7 @@ class Tensor:
                 "write into the tensor it views instead, e.g. base[index] = value "
                 "(see docs/differences.md)")
         old = Tensor._make(self.data.copy() if snapshot else self.data)
-        old._node, old.requires_grad = self._node, self.requires_grad
+        old._node, old.requires_grad, old._hooks = self._node, self.requires_grad, self._hooks
         result = record(old)
         source[view_op.index] = result            # records setitem on the base (recursively)
         fresh = source[view_op.index]
