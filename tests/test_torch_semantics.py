@@ -408,3 +408,18 @@ def test_grad_fn_can_be_walked_like_torch():
         [n for _, n in ours]
     leaf_node = ((x * 2.0).sum().grad_fn.next_functions[0][0].next_functions[0][0])
     assert leaf_node.variable is x
+
+
+def test_everyday_ops_have_their_torch_function_forms():
+    x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    pairs = [(tg.cumsum(x, 1), x.cumsum(1)), (tg.flip(x, 0), x.flip(0)),
+             (tg.tril(x), x.tril()), (tg.triu(x, 1), x.triu(1)), (tg.prod(x, 1), x.prod(1)),
+             (tg.std(x, 0), x.std(0)), (tg.norm(x), x.norm()), (tg.amax(x, 1), x.amax(1)),
+             (tg.square(x), x * x), (tg.log1p(x), x.log1p()), (tg.expm1(x), x.expm1()),
+             (tg.roll(x, 1, 1), x.roll(1, 1)), (tg.argmax(x, 1), x.argmax(1)),
+             (tg.gather(x, 1, tg.tensor([[0], [2]])), x.gather(1, tg.tensor([[0], [2]])))]
+    for ours, method in pairs:
+        np.testing.assert_array_equal(ours.numpy(), method.numpy())
+    assert [t.tolist() for t in tg.unbind(x, 1)] == [[0.0, 3.0], [1.0, 4.0], [2.0, 5.0]]
+    np.testing.assert_array_equal(tg.masked_fill(x, x > 2, -1.0).numpy(),
+                                  [[0, 1, 2], [-1, -1, -1]])

@@ -105,17 +105,23 @@ def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pend
                 grads = checked_backward(node, gy, y)
             else:
                 grads = node.backward(gy, y)
-            for i, (x, gx) in enumerate(zip(node.inputs, grads)):
-                if gx is None or not isinstance(x, Tensor):
-                    continue
-                if x._previous is not None:       # rebased by an in-place op since recorded
-                    x = _history_at(x, node.versions[i] if node.versions is not None else 0)
-                if x.requires_grad:
-                    _deliver(x, gx, pending, leaf_grads, heap)
+            for x, gx in zip(node.inputs, grads):
+                if gx is not None and isinstance(x, Tensor):
+                    if x._previous is not None:   # rebased by an in-place op since recorded
+                        x = _history_at(x, _saved_version(node, x))
+                    if x.requires_grad:
+                        _deliver(x, gx, pending, leaf_grads, heap)
             if observer is not None:
                 observer(y, gy, grads)
             if not retain_graph:
                 node.release()
+
+
+def _saved_version(node, x: Tensor) -> int:
+    """The version of input x when ``node`` was recorded."""
+    if node.versions is None:
+        return 0
+    return next(v for t, v in zip(node.inputs, node.versions) if t is x)
 
 
 def _history_at(x: Tensor, version: int) -> Tensor:
