@@ -215,6 +215,21 @@ def test_item6_gradients_are_writable_and_not_shared():
     assert a.grad is not b.grad
 
 
+def test_item6_the_callers_gradients_are_never_written_into():
+    x = leaf([1.0, 2.0])
+    g = Tensor(np.array([1.0, 1.0]))
+    for create_graph in (False, True, False):
+        (x + 0.0).backward(g, create_graph=create_graph)
+        with tg.no_grad():
+            x.grad.mul_(3.0)
+    assert g.tolist() == [1.0, 1.0]
+    y = x * 1.0
+    y.retain_grad()
+    (y + 0.0).backward(g, retain_graph=True)
+    (y + 0.0).backward(g)
+    assert g.tolist() == [1.0, 1.0] and y.grad.tolist() == [2.0, 2.0]
+
+
 def test_item6_gradients_accumulate_in_place():
     x = leaf([1.0, 2.0])
     (x * 3.0).sum().backward()

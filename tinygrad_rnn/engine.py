@@ -39,16 +39,16 @@ def run_backward(roots: Sequence[Tensor], root_grads, retain_graph: bool = False
 
     # The walk allocates many short-lived objects but never a reference cycle, so the cyclic
     # collector would only rescan the (large) graph again and again: pause it meanwhile.
+    handed: set = set()      # ids of gradient tensors someone else holds (roots, retained)
     collecting = gc.isenabled()
     gc.disable()
     try:
         _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pending,
-              leaf_grads, heap, observer)
+              leaf_grads, heap, observer, handed)
     finally:
         if collecting:
             gc.enable()
 
-    handed: set = set()
     for leaf, grad in leaf_grads.values():
         if leaf._hooks:
             grad = leaf._run_hooks(grad)
@@ -58,19 +58,23 @@ def run_backward(roots: Sequence[Tensor], root_grads, retain_graph: bool = False
             found[wanted_ids[id(leaf)]] = grad
         if accumulate:
             if leaf.grad is None:
-                leaf.grad = _own(grad, handed)
-            elif create_graph or leaf.grad.requires_grad or leaf.grad.shape != grad.shape:
+                leaf.grad = _own(grad, handed, create_graph)
+            elif (create_graph or leaf.grad.requires_grad or leaf.grad.shape != grad.shape
+                  or not getattr(leaf.grad.data.flags, "writeable", True)):
                 leaf.grad = leaf.grad + grad
             else:   # in place, as torch: g = x.grad sees later backward calls too
                 leaf.grad.data += grad.data
                 leaf.grad._bump()
-    return [None if g is None else _own(g, handed) for g in found]
+    return [None if g is None else _own(g, handed, create_graph) for g in found]
 
 
-def _own(grad: Tensor, handed: set) -> Tensor:
+def _own(grad: Tensor, handed: set, create_graph: bool) -> Tensor:
     """``grad`` as a tensor nobody else holds, in writable memory of its own: a VJP may hand one
-    tensor to several inputs, or a read-only broadcast view."""
+    tensor to several inputs (or pass on the caller's root gradient), or a read-only broadcast
+    view. Without create_graph a copy, as always; with it, a differentiable clone if needed."""
     data = grad.data
+    if not create_graph:
+        return Tensor._make(data.copy())
     if (id(grad) in handed or getattr(data, "base", None) is not None
             or not getattr(data.flags, "writeable", True)):
         grad = grad.clone() if grad.requires_grad else Tensor._make(data.copy())
@@ -79,9 +83,10 @@ def _own(grad: Tensor, handed: set) -> Tensor:
 
 
 def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pending,
-          leaf_grads, heap, observer) -> None:
+          leaf_grads, heap, observer, handed) -> None:
     with set_grad_enabled(create_graph):
         for root, grad in zip(roots, _root_gradients(roots, root_grads)):
+            handed.add(id(grad))
             _deliver(root, grad, pending, leaf_grads, heap)
         while heap:
             _, y = heapq.heappop(heap)
@@ -96,8 +101,10 @@ def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pend
                 gy = y._run_hooks(gy)
             if y._retains_grad:
                 y.grad = gy if y.grad is None else y.grad + gy
+                handed.add(id(gy))
             if wanted_ids and id(y) in wanted_ids:
                 found[wanted_ids[id(y)]] = gy
+                handed.add(id(gy))
             if node.edit_stamp != STATE.inplace_edits:   # something was edited in place since
                 node.check_versions(y)
             if STATE.anomaly:
