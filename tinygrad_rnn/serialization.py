@@ -54,6 +54,7 @@ from typing import Any
 from .backends import SCALAR_TO_ARRAY, BackendUnavailable, backend_for, backend_for_device
 from .backends import numpy_backend
 from .device import normalize_device
+from .files import open_regular_file
 from .tensor import Tensor
 
 FORMAT = "tinygrad_rnn.checkpoint"
@@ -306,32 +307,6 @@ def _limit(given, variable: str, default: int) -> int:
     return given
 
 
-def open_regular_file(path: str, error: type = OSError, what: str = "file"):
-    """``path`` opened for binary reading, if it is a regular file (after symlinks). FIFOs,
-    devices (``/dev/zero``) and sockets raise ``error`` without blocking or reading: they
-    have no end, or no size to check against a limit."""
-    try:
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise error(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise error(f"{path}: is a directory, not a {what} file") from None
-    except OSError as problem:
-        raise error(f"{path}: cannot be opened ({problem.strerror or problem})") from None
-    mode = os.fstat(descriptor).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(descriptor)
-        if stat.S_ISDIR(mode):
-            raise error(f"{path}: is a directory, not a {what} file")
-        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else
-                "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a special file")
-        raise error(f"{path}: is {kind}, not a regular file; only regular files are read as "
-                    f"{what}s")
-    if hasattr(os, "set_blocking"):
-        os.set_blocking(descriptor, True)
-    return os.fdopen(descriptor, "rb")
-
-
 def _load_from(f, where: str, relocate, limits: tuple[int, int]) -> Any:
     try:
         archive = zipfile.ZipFile(f, "r")
@@ -542,5 +517,5 @@ def _typed(value, kind: type):
     return value
 
 
-__all__ = ["save", "load", "CheckpointError", "remove_stale_temporaries", "open_regular_file",
-           "MAX_ENTRY_BYTES", "MAX_TOTAL_BYTES"]
+__all__ = ["save", "load", "CheckpointError", "remove_stale_temporaries", "MAX_ENTRY_BYTES",
+           "MAX_TOTAL_BYTES"]
