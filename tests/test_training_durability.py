@@ -113,7 +113,7 @@ def test_killed_and_resumed_runs_end_bit_identical_to_an_uninterrupted_one(tmp_p
             output = process.communicate(timeout=120)[0]
             assert process.returncode == status, (signum, process.returncode, output)
             if signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-                assert f"stopped by {signal.Signals(signum).name} at step" in output
+                assert f"interrupted by {signal.Signals(signum).name} at step" in output
                 assert tg.load(checkpoint)["step"] > at_step - 1
     _assert_bit_identical(expected, _arrays(checkpoint))
     assert not [p for p in os.listdir(out) if p.endswith(".tmp")]   # no orphans left behind

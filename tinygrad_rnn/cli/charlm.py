@@ -495,7 +495,7 @@ def _loop(args, run, step, state, losses, train_streams, val_streams, windows, p
             progress.close()
             _save(ckpt_path, run, step, state, losses)
             if stop.received is not None:
-                print(f"stopped by {stop.name} at step {step}; checkpoint saved to {ckpt_path} "
+                print(f"interrupted by {stop.name} at step {step}; checkpoint saved to {ckpt_path} "
                       f"(continue with --resume {ckpt_path})", flush=True)
                 return {"exit_code": stop.exit_status, "validation_nats": val, "steps": step}
     finally:
