@@ -22,22 +22,14 @@ import sys
 import time
 
 from .. import data
+from .charlm_checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
+from .charlm_checks import (architecture_of, check_out_folder, check_overwrite,
+                            check_train_arguments, contradictions, encode_corpus, make_optimizer,
+                            sample_prime, settings_of, split_sizes)
 from .folder_lock import FolderLock
 from .runtime import make_out_dir, prepare_device
 from .stop_signals import StopSignals
 
-CHECKPOINT = "charlm.ckpt"
-FORMAT_VERSION = 2     # 2: settings, data position, hidden state and generators saved too
-
-# flag -> (key in CharLM.config, default): the model's shape, fixed once trained
-ARCHITECTURE = {"cell": ("cell", "lstm"), "layers": ("num_layers", 1),
-                "hidden": ("hidden_size", 256), "embedding": ("embedding_dim", 64),
-                "dropout": ("dropout", 0.0)}
-# flag -> default: how it is optimised, fixed too (the optimizer's state depends on it)
-OPTIMIZATION = {"optimizer": "adam", "lr": 2e-3}
-# flag -> default: may change on --resume; changing the data restarts it at its beginning
-DATA = {"corpus": "tinyshakespeare", "seq_len": 64, "batch": 32}
-TRAINING = {"clip": 5.0}
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
 
 
@@ -93,203 +85,6 @@ def register_sample(subcommands, common) -> None:
     p.add_argument("--temperature", type=float, default=0.8, help="0: always the likeliest symbol")
     p.add_argument("--top-k", type=int, default=None)
     p.set_defaults(run=sample)
-
-
-# ------------------------------------------------------------------ checkpoints
-def load_checkpoint(path: str, device: str):
-    """The model, vocabulary and raw checkpoint saved by ``train charlm``. The config is
-    checked against the arrays in the file before the model is built, so a file that claims
-    a huge model is refused instead of allocated."""
-    import tinygrad_rnn as tg
-    from tinygrad_rnn.models import CharLM, Vocabulary
-    if not os.path.lexists(path):
-        raise FileNotFoundError(f"no checkpoint at {path!r}")
-    checkpoint = tg.load(path, map_location=device)
-    kind = checkpoint.get("kind") if isinstance(checkpoint, dict) else None
-    if kind != "charlm":
-        hint = (" (a tg.save file of your own; 'sample' reads what 'train charlm' writes)"
-                if kind is None else "")
-        raise ValueError(f"{path!r} holds a {kind or 'plain tg.save'} checkpoint, not a "
-                         f"charlm model{hint}")
-    try:
-        vocabulary = Vocabulary.from_dict(checkpoint["vocabulary"])
-        config = _checked_config(checkpoint["config"], checkpoint["model"], len(vocabulary))
-    except (KeyError, TypeError, ValueError) as error:
-        raise tg.CheckpointError(f"{path}: not a usable charlm checkpoint: {error}") from None
-    model = CharLM(**config).to(device)
-    model.load_state_dict(checkpoint["model"])
-    return model, vocabulary, checkpoint
-
-
-def _checked_config(config: dict, state: dict, vocab_size: int) -> dict:
-    """``config`` if it describes the arrays of ``state``; ValueError otherwise."""
-    from tinygrad_rnn.models import CELLS
-    if not isinstance(config, dict):
-        raise ValueError("its config is not a dict")
-    sizes = {}
-    for key in ("vocab_size", "hidden_size", "num_layers", "embedding_dim"):
-        value = config.get(key)
-        if type(value) is not int or value < 1:
-            raise ValueError(f"config {key} = {value!r} is not a positive int")
-        sizes[key] = value
-    if config.get("cell") not in CELLS:
-        raise ValueError(f"config cell = {config.get('cell')!r} is not one of {', '.join(CELLS)}")
-    dropout = config.get("dropout", 0.0)
-    if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-        raise ValueError(f"config dropout = {dropout!r} is not in [0, 1)")
-    V, H, L, E = (sizes[k] for k in ("vocab_size", "hidden_size", "num_layers", "embedding_dim"))
-    if V != vocab_size:
-        raise ValueError(f"config vocab_size {V} but the vocabulary has {vocab_size} symbols")
-    expected = {"embedding.weight": (V, E), "head.weight": (V, H)}
-    for name, shape in expected.items():
-        found = tuple(getattr(state.get(name), "shape", ()) or ())
-        if found != shape:
-            raise ValueError(f"config says {name} is {shape} but the file holds {found or 'none'}")
-    present = sum(math.prod(getattr(v, "shape", ())) for v in state.values())
-    at_least = V * E + V * H + L * H * H          # every cell has an H x H matrix per layer
-    if at_least > present:
-        raise ValueError(f"config ({L} layers of {H}) needs at least {at_least:,} parameters "
-                         f"but the file holds {present:,}")
-    return dict(config)
-
-
-def _save(path: str, run: dict, step: int, state, losses: list) -> None:
-    import tinygrad_rnn as tg
-    model, optimizer = run["model"], run["optimizer"]
-    tg.save({"kind": "charlm", "version": FORMAT_VERSION, "config": model.config,
-             "vocabulary": run["vocabulary"].to_dict(), "model": model.state_dict(),
-             "optimizer": optimizer.state_dict(), "scheduler": None, "step": step,
-             "settings": run["settings"], "data": dict(run["position"]),
-             "hidden": state, "rng": tg.get_rng_state(), "recent_losses": losses[-50:]}, path)
-
-
-# ------------------------------------------------------------------ checks
-def _positive(args, *names) -> None:
-    for name in names:
-        value = getattr(args, name)
-        if value is not None and value <= 0:
-            raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}")
-
-
-def _not_negative(args, *names) -> None:
-    for name in names:
-        value = getattr(args, name)
-        if value is not None and not value >= 0:
-            raise ValueError(f"--{name.replace('_', '-')} must be 0 or more, got {value}")
-
-
-def _finite(args, *names) -> None:
-    for name in names:
-        value = getattr(args, name)
-        if value is not None and not math.isfinite(value):
-            raise ValueError(f"--{name.replace('_', '-')} must be a finite number, got {value}")
-
-
-def check_train_arguments(args) -> None:
-    """Every flag on its own, before anything is read or written."""
-    _positive(args, "layers", "hidden", "embedding", "seq_len", "batch", "steps",
-              "eval_batches", "sample_length")
-    _not_negative(args, "sample_every", "eval_every", "checkpoint_every")
-    _finite(args, "lr", "clip", "dropout", "temperature")
-    _not_negative(args, "lr", "clip", "temperature")
-    if args.dropout is not None and not 0.0 <= args.dropout < 1.0:
-        raise ValueError(f"--dropout must be in [0, 1), got {args.dropout}")
-    if args.embedding is not None and (args.cell or "").startswith("mut"):
-        raise ValueError(f"--embedding does not apply to --cell {args.cell}: MUT cells add the "
-                         "input to the state, so the embedding is --hidden wide")
-    if args.prime is not None and not args.prime:
-        raise ValueError("--prime must hold at least one symbol")
-
-
-def check_out_folder(path: str) -> None:
-    """``--out`` is (or can be made) a writable folder; nothing is created."""
-    import tempfile
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise ValueError(f"--out {path!r} exists and is not a directory")
-    probe_in = os.path.abspath(path)
-    while not os.path.isdir(probe_in):
-        parent = os.path.dirname(probe_in)
-        if os.path.exists(probe_in) or parent == probe_in:
-            raise ValueError(f"--out {path!r} cannot be created: {probe_in!r} is not a directory")
-        probe_in = parent
-    try:                                # access() says yes to root even on read-only mounts
-        with tempfile.TemporaryFile(dir=probe_in):
-            pass
-    except OSError as error:
-        raise ValueError(f"--out {path!r} is not writable ({probe_in}: "
-                         f"{error.strerror or error})") from None
-
-
-def _contradictions(args, checkpoint: dict) -> list[str]:
-    """The architecture and optimizer flags given that differ from the checkpoint's."""
-    config, settings = checkpoint["config"], checkpoint.get("settings") or {}
-    found = []
-    for flag, (key, _) in ARCHITECTURE.items():
-        given = getattr(args, flag)
-        if given is not None and given != config.get(key):
-            found.append(f"--{flag} {given} (checkpoint: {config.get(key)})")
-    for flag in OPTIMIZATION:
-        given, saved = getattr(args, flag), settings.get(flag)
-        if given is not None and saved is not None and given != saved:
-            found.append(f"--{flag} {given} (checkpoint: {saved})")
-    return found
-
-
-def _settings(args, checkpoint: dict | None) -> dict:
-    """The run's data, optimizer and training settings: the flags given, else the
-    checkpoint's, else the defaults."""
-    saved = (checkpoint or {}).get("settings") or {}
-    settings = {}
-    for flag, default in {**OPTIMIZATION, **DATA, **TRAINING}.items():
-        given = getattr(args, flag)
-        settings[flag] = given if given is not None else saved.get(flag, default)
-    return settings
-
-
-def _architecture(args) -> dict:
-    return {key: (getattr(args, flag) if getattr(args, flag) is not None else default)
-            for flag, (key, default) in ARCHITECTURE.items()}
-
-
-def _split(ids: list, settings: dict, eval_every: int) -> tuple[int, int]:
-    """(cut, validation rows): the first 90% trains, the rest validates; both checked to
-    hold at least one (B, T) window now, not at the first evaluation."""
-    T, B = settings["seq_len"], settings["batch"]
-    cut = int(len(ids) * 0.9)
-    row_length = cut // B
-    if T >= row_length:
-        raise ValueError(f"--seq-len {T} is too long for this corpus: {len(ids):,} symbols give "
-                         f"training rows of {row_length} in a batch of {B}; use a shorter "
-                         "--seq-len, a smaller --batch or a longer text")
-    held_out = len(ids) - cut
-    val_rows = max(1, min(B, held_out // (T + 1)))
-    if eval_every and held_out // val_rows < T + 1:
-        raise ValueError(f"the validation split ({held_out:,} symbols, the last 10%) is shorter "
-                         f"than one window of --seq-len {T} plus its target; use a shorter "
-                         "--seq-len, a longer text, or --eval-every 0")
-    return cut, val_rows
-
-
-def _prime(args, vocabulary, text: str) -> str:
-    prime = args.prime if args.prime is not None else ("\n" if "\n" in vocabulary else text[0])
-    missing = sorted(set(prime) - set(vocabulary.symbols))
-    if missing:
-        raise ValueError(f"--prime has symbols the vocabulary lacks: {''.join(missing)!r}")
-    return prime
-
-
-def _encode(vocabulary, text: str, corpus: str):
-    missing = sorted(set(text) - set(vocabulary.symbols))
-    if missing:
-        raise ValueError(f"corpus {corpus!r} has symbols the checkpoint's vocabulary lacks: "
-                         f"{''.join(missing[:20])!r}")
-    return vocabulary.encode(text)
-
-
-def _optimizer(name: str, parameters, lr: float):
-    from tinygrad_rnn import optim
-    return {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD,
-            "rmsprop": optim.RMSprop, "adagrad": optim.Adagrad}[name](parameters, lr=lr)
 
 
 # ------------------------------------------------------------------ the steps
@@ -351,7 +146,6 @@ def train_charlm(args) -> int:
 
 def fit_charlm(args) -> dict:
     """Train as ``train charlm`` does; returns the exit code and the last validation loss."""
-    import tinygrad_rnn as tg
     from tinygrad_rnn.models import CharLM, Vocabulary, batchify, window_count
 
     check_train_arguments(args)
@@ -364,10 +158,10 @@ def fit_charlm(args) -> dict:
         checkpoint = None
         if args.resume:
             model, vocabulary, checkpoint = load_checkpoint(args.resume, device)
-            contradictions = _contradictions(args, checkpoint)
-            if contradictions:
+            clashes = contradictions(args, checkpoint)
+            if clashes:
                 raise ValueError("flags that contradict the checkpoint given to --resume: "
-                                 + "; ".join(contradictions) + "; leave them out (the "
+                                 + "; ".join(clashes) + "; leave them out (the "
                                  "checkpoint's are used) or start a new run in another --out")
             done = int(checkpoint["step"])
             if done >= args.steps:
@@ -375,24 +169,24 @@ def fit_charlm(args) -> dict:
                                  f"{args.steps} is the total, counted from the start; nothing to "
                                  f"do (pass --steps {done + args.steps} to train {args.steps} "
                                  "more)")
-        settings = _settings(args, checkpoint)
+        settings = settings_of(args, checkpoint)
         text = data.load_text(settings["corpus"])
         if checkpoint is None:
             vocabulary = Vocabulary.from_text(text)
-        ids = _encode(vocabulary, text, settings["corpus"])
-        cut, val_rows = _split(ids, settings, args.eval_every)
-        prime = _prime(args, vocabulary, text) if args.sample_every or args.prime else None
+        ids = encode_corpus(vocabulary, text, settings["corpus"])
+        cut, val_rows = split_sizes(ids, settings, args.eval_every)
+        prime = sample_prime(args, vocabulary, text) if args.sample_every or args.prime else None
         ckpt_path = os.path.join(args.out, CHECKPOINT)
-        _check_overwrite(args, ckpt_path)
+        check_overwrite(args, ckpt_path)
         make_out_dir(args.out)
         lock.acquire()                       # a no-op if already held
-        _check_overwrite(args, ckpt_path)    # again, now that no other run can write it
+        check_overwrite(args, ckpt_path)    # again, now that no other run can write it
 
         if checkpoint is None:
-            model = CharLM(vocab_size=len(vocabulary), **_architecture(args)).to(device)
+            model = CharLM(vocab_size=len(vocabulary), **architecture_of(args)).to(device)
         T, B = settings["seq_len"], settings["batch"]
         run = {"model": model, "vocabulary": vocabulary, "settings": settings,
-               "optimizer": _optimizer(settings["optimizer"], model.parameters(), settings["lr"]),
+               "optimizer": make_optimizer(settings["optimizer"], model.parameters(), settings["lr"]),
                "position": {"window": 0, "pass": 0, "corpus": settings["corpus"],
                             "batch": B, "seq_len": T, "symbols": len(ids)}}
         train_streams = batchify(ids[:cut], B, device)
@@ -409,16 +203,6 @@ def fit_charlm(args) -> dict:
                      prime, ckpt_path, checkpoint)
     finally:
         lock.release()
-
-
-def _check_overwrite(args, ckpt_path: str) -> None:
-    if not os.path.lexists(ckpt_path) or args.overwrite:
-        return
-    if args.resume and os.path.exists(args.resume) and os.path.samefile(args.resume, ckpt_path):
-        return
-    raise ValueError(f"--out {args.out!r} already holds {CHECKPOINT} from another run; "
-                     f"continue it with --resume {ckpt_path}, replace it with --overwrite, or "
-                     "pick another --out")
 
 
 def _restore(run: dict, checkpoint: dict | None, device: str):
@@ -490,10 +274,10 @@ def _loop(args, run, step, state, losses, train_streams, val_streams, windows, p
                                               temperature=args.temperature, seed=args.seed + step)
                     progress.write(f"--- sample at step {step} ---\n{text_out}\n---")
                 if args.checkpoint_every and step % args.checkpoint_every == 0:
-                    _save(ckpt_path, run, step, state, losses)
+                    save_checkpoint(ckpt_path, run, step, state, losses)
                     saved_step = step
             progress.close()
-            _save(ckpt_path, run, step, state, losses)
+            save_checkpoint(ckpt_path, run, step, state, losses)
             if stop.received is not None:
                 print(f"interrupted by {stop.name} at step {step}; checkpoint saved to {ckpt_path} "
                       f"(continue with --resume {ckpt_path})", flush=True)
