@@ -300,7 +300,21 @@ def _same_rank(op: str, arrays) -> None:
 # ---------------------------------------------------------------------------
 # Shape helpers built from the primitives above (no VJP of their own).
 
+def _dim(op: str, dim, ndim: int) -> int:
+    """``dim`` in [0, ndim), from a possibly negative index; PyTorch's IndexError if it is
+    outside [-ndim, ndim - 1]."""
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise IndexError(f"{op}: Dimension out of range (expected to be in range of "
+                         f"[{-max(ndim, 1)}, {max(ndim, 1) - 1}], but got {dim})")
+    return dim % max(ndim, 1)
+
+
 def transpose(x, dim0: int, dim1: int):
+    dim0, dim1 = _dim("transpose", dim0, x.ndim), _dim("transpose", dim1, x.ndim)
+    if x.ndim == 0:
+        return x
     dims = list(range(x.ndim))
     dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
     return Permute(tuple(dims)).apply(x)
@@ -368,5 +382,8 @@ def split(x, split_size_or_sections, dim: int = 0):
 def chunk(x, chunks: int, dim: int = 0):
     """``chunks`` pieces of (nearly) equal size along ``dim``, as PyTorch: each of size
     ceil(n / chunks)."""
+    if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks!r}")
+    dim = _dim("chunk", dim, x.ndim)
     size = -(-x.shape[dim] // chunks)
     return split(x, max(size, 1), dim)
