@@ -120,6 +120,17 @@ def test_item2_buffer_read_before_it_required_grad_gives_no_gradient_there():
     np.testing.assert_allclose(h.grad.numpy(), [1.0])
 
 
+def test_item2_in_place_op_on_an_element_view_writes_through_and_is_recorded():
+    buf = tg.zeros(3)
+    buf[0].fill_(1.0)                          # x[i] of a 1-D tensor is a view, as torch
+    assert buf.tolist() == [1.0, 0.0, 0.0]
+    w = leaf([1.0, 2.0, 3.0])
+    z = w * 1.0
+    z[1].mul_(w[0])                            # z = [w0, w1 * w0, w2]
+    z.sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), [1.0 + 2.0, 1.0, 1.0])
+
+
 def test_item2_leaf_in_place_still_refused_and_view_of_non_leaf_explains():
     w = leaf([1.0, 2.0])
     with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):

@@ -130,7 +130,11 @@ class GetItem(Function):
 
     def forward(self, x):
         self.index = _on_device_of(self.index, x)
-        return x[self.index]
+        out = x[self.index]
+        if not isinstance(out, type(x)):     # NumPy gives a scalar for x[i] of a 1-D x: ask
+            parts = self.index if isinstance(self.index, tuple) else (self.index,)
+            out = x[parts + (Ellipsis,)]     # for the 0-d view torch gives (writes reach x)
+        return out
 
     def backward(self, gy, y):
         return (IndexAdd(self.index, self.inputs[0].shape).apply(gy),)
