@@ -449,3 +449,65 @@ def test_everyday_ops_have_their_torch_function_forms():
     assert [t.tolist() for t in tg.unbind(x, 1)] == [[0.0, 3.0], [1.0, 4.0], [2.0, 5.0]]
     np.testing.assert_array_equal(tg.masked_fill(x, x > 2, -1.0).numpy(),
                                   [[0, 1, 2], [-1, -1, -1]])
+
+
+# ----------------------------------------------------------------- everyday ops vs torch
+
+def _everyday_calls(F_lib, tensor):
+    """(name, f(*inputs), input shapes...) per op, written once for both libraries: ``F_lib`` is
+    tinygrad_rnn.functional or torch.nn.functional, ``tensor`` makes a constant."""
+    index = np.array([[0, 1], [2, 3], [1, 1]])
+    labels = np.array([1, 0, 4, -100])
+    weight = np.array([0.5, 1.0, 2.0, 1.5, 0.7])
+    return [
+        ("gather", lambda x: x.gather(1, tensor(index)), (3, 4)),
+        ("scatter_add", lambda x, s: x.scatter_add(1, tensor(index), s), (3, 4), (3, 2)),
+        ("index_select", lambda x: x.index_select(1, tensor(np.array([3, 0, 3]))), (3, 4)),
+        ("cumsum", lambda x: x.cumsum(1), (3, 4)),
+        ("prod", lambda x: x.prod(1), (3, 4)),
+        ("std", lambda x: x.std(0), (3, 4)),
+        ("norm", lambda x: x.norm(dim=1), (3, 4)),
+        ("norm_p3", lambda x: x.norm(3), (3, 4)),
+        ("amax", lambda x: x.amax(1), (3, 4)),
+        ("tril_triu", lambda x: x.tril(1) + x.triu(-1), (3, 4)),
+        ("repeat", lambda x: x.repeat(2, 1, 3), (3, 4)),
+        ("flip_roll", lambda x: x.flip(0, 1) * x.roll(1, 1), (3, 4)),
+        ("unbind", lambda x: x.unbind(1)[2], (3, 4)),
+        ("log1p_expm1", lambda x: x.abs().log1p() + x.expm1(), (3, 4)),
+        ("masked_fill", lambda x: x.masked_fill(x > 0.5, -1.0), (3, 4)),
+        ("clamp_tensor", lambda x, lo: x.clamp(lo, lo + 1.0), (3, 4), (4,)),
+        ("leaky_relu_elu", lambda x: F_lib.leaky_relu(x, 0.2) + F_lib.elu(x, 0.7), (3, 4)),
+        ("gelu", lambda x: F_lib.gelu(x) + F_lib.gelu(x, approximate="tanh"), (3, 4)),
+        ("silu_logsigmoid", lambda x: F_lib.silu(x) + F_lib.logsigmoid(x), (3, 4)),
+        ("layer_norm", lambda x, w, b: F_lib.layer_norm(x, (4,), w, b), (3, 4), (4,), (4,)),
+        ("l1_smooth_l1", lambda x, y: F_lib.l1_loss(x, y) + F_lib.smooth_l1_loss(
+            x, y, beta=0.5), (3, 4), (3, 4)),
+        ("normalize_cosine", lambda x, y: F_lib.normalize(x) * 2 + F_lib.cosine_similarity(
+            x, y).unsqueeze(1), (3, 4), (3, 4)),
+        ("nll_weight", lambda x: F_lib.nll_loss(F_lib.log_softmax(x, 1), tensor(labels),
+                                                 weight=tensor(weight)), (4, 5)),
+        ("cross_entropy_smoothing_weight", lambda x: F_lib.cross_entropy(
+            x, tensor(labels), weight=tensor(weight), label_smoothing=0.1), (4, 5)),
+        ("cross_entropy_probabilities", lambda x, p: F_lib.cross_entropy(
+            x, p.softmax(1), weight=tensor(weight), label_smoothing=0.2), (4, 5), (4, 5)),
+    ]
+
+
+def test_everyday_ops_match_torch_forward_and_gradient():
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as TF
+    rng = np.random.default_rng(3)
+    ours, theirs = _everyday_calls(F, Tensor), _everyday_calls(TF, torch.tensor)
+    for (name, f, *shapes), (_, g, *_) in zip(ours, theirs):
+        arrays = [rng.standard_normal(s) for s in shapes]
+        mine = [Tensor(a, requires_grad=True) for a in arrays]
+        them = [torch.tensor(a, requires_grad=True) for a in arrays]
+        out, t_out = f(*mine), g(*them)
+        np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), rtol=1e-10,
+                                   atol=1e-12, err_msg=name)
+        seed = rng.standard_normal(tuple(t_out.shape))
+        (out * Tensor(seed)).sum().backward()
+        (t_out * torch.tensor(seed)).sum().backward()
+        for a, b in zip(mine, them):
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-9, atol=1e-12,
+                                       err_msg=name)
