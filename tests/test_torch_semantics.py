@@ -290,6 +290,11 @@ def test_item10_no_grad_decorates_a_generator():
     assert list(steps()) == [(False, False), (False, False)]
     assert tg.is_grad_enabled()
 
+    @tg.no_grad                                # without the call, as torch 2 allows
+    def double(v):
+        return v * 2
+    assert not double(x).requires_grad and tg.is_grad_enabled()
+
 
 def test_item10_set_grad_enabled_as_a_plain_call():
     try:

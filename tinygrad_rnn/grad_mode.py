@@ -67,12 +67,20 @@ class _GradMode:
         return generator
 
 
-class no_grad(_GradMode):
+class _NoArgumentMode(_GradMode):
+    """``@no_grad()`` and, as torch 2 allows, ``@no_grad`` without the call."""
+
+    def __new__(cls, function=None):
+        manager = super().__new__(cls)
+        return manager if function is None else manager(function)
+
+
+class no_grad(_NoArgumentMode):
     """Nothing inside is recorded: for evaluation, sampling and optimizer updates."""
     mode = False
 
 
-class enable_grad(_GradMode):
+class enable_grad(_NoArgumentMode):
     """Recording back on, e.g. inside a no_grad region."""
     mode = True
 
