@@ -131,6 +131,25 @@ def test_item2_in_place_op_on_an_element_view_writes_through_and_is_recorded():
     np.testing.assert_allclose(w.grad.numpy(), [1.0 + 2.0, 1.0, 1.0])
 
 
+def test_item2_more_in_place_forms_match_torch():
+    torch = pytest.importorskip("torch")
+    values = np.array([[-1.5, 0.5, 2.0], [0.25, -0.75, 1.0]])
+
+    def run(lib, tensor):
+        x = tensor(values)
+        y = x * 2.0
+        y.masked_fill_(y > 3.0, 0.5)
+        y.clamp_(-2.0, 1.5)
+        y.neg_()
+        y.relu_()
+        (y * y).sum().backward()
+        return y, x.grad
+
+    for a, b in zip(run(tg, lambda v: Tensor(v, requires_grad=True)),
+                    run(torch, lambda v: torch.tensor(v, requires_grad=True))):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy())
+
+
 def test_item2_leaf_in_place_still_refused_and_view_of_non_leaf_explains():
     w = leaf([1.0, 2.0])
     with pytest.raises(RuntimeError, match="leaf tensor that requires grad"):

@@ -552,6 +552,24 @@ class Tensor:
         def write(): self.data[index] = _raw(value)
         self._inplace("__setitem__", write, _shape.SetItem(index, True).bind(value), value)
 
+    def _inplace_of(self, op: str, compute, value=None) -> "Tensor":
+        """The in-place form of an out-of-place op ``compute(tensor)`` whose VJP does not read
+        its output (so the rebased tensor's later versions cannot matter to it)."""
+        def write(): self.data[...] = compute(self).data
+        return self._inplace(op, write, compute, value, snapshot=True)
+
+    def masked_fill_(self, mask, value):
+        return self._inplace_of("masked_fill_", lambda t: t.masked_fill(mask, value), value)
+
+    def clamp_(self, min=None, max=None):
+        bound = min if isinstance(min, Tensor) else max
+        return self._inplace_of("clamp_", lambda t: t.clamp(min, max), bound)
+
+    clip_ = clamp_
+
+    def neg_(self): return self._inplace_of("neg_", lambda t: -t)
+    def relu_(self): return self._inplace_of("relu_", lambda t: t.relu())
+
     # x -= lr * x.grad under no_grad updates x itself (torch), not a new tensor
     def __iadd__(self, other): return self.add_(_operand(self, other))
     def __isub__(self, other): return self.sub_(_operand(self, other))
