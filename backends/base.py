@@ -45,6 +45,10 @@ class Backend:
         """``target[index] += values`` with repeated indices accumulated (unbuffered)."""
         raise NotImplementedError
 
+    def erf(self, array):
+        """The error function elementwise (NumPy has none; exact gelu needs it)."""
+        raise NotImplementedError
+
     def random(self, device: str):
         """This device's random generator (seeded by :meth:`manual_seed`)."""
         raise NotImplementedError

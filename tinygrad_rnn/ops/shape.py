@@ -160,6 +160,46 @@ class IndexAdd(Function):
         return (GetItem(self.index).apply(gy),)
 
 
+class SetItem(Function):
+    """y = x with ``value`` written at ``index`` (broadcast, cast to x's dtype): ``x[index] = v``.
+    gx = gy with zeros at ``index``;  gv = gy[index] summed to v's shape. With ``inplace`` the
+    forward writes into x's own array (torch's CopySlices: in-place setitem and copy_ record
+    this op)."""
+    __slots__ = ("index", "inplace")
+    name, formula, saves_inputs = "setitem", "gx = gy with gy[index] = 0, gv = sum_to(gy[index])", False
+
+    def __init__(self, index, inplace: bool = False):
+        self.index, self.inplace = index, inplace
+
+    def extra_repr(self) -> str:
+        return f"index={_show_index(self.index)}"
+
+    def bind(self, value):
+        """The in-place op's recorded form: ``old -> SetItem(index).apply(old, value)``."""
+        return lambda old: self.apply(old, value)
+
+    def forward(self, x, value):
+        self.index = _on_device_of(self.index, x)
+        out = x if self.inplace else x.copy()
+        target = out[self.index]
+        if getattr(value, "ndim", 0) > getattr(target, "ndim", 0):   # torch drops leading 1s
+            value = value.reshape(value.shape[value.ndim - target.ndim:])
+        out[self.index] = value
+        return out
+
+    def backward(self, gy, y):
+        x, value = self.inputs
+        grad_x = grad_value = None
+        if needs_grad(x) and self.index is not Ellipsis:   # x[...] = v leaves nothing of x
+            grad_x = SetItem(self.index).apply(gy, 0.0)
+        if needs_grad(value):
+            picked = gy[self.index]
+            if picked.ndim < value.ndim:
+                picked = picked.reshape((1,) * (value.ndim - picked.ndim) + tuple(picked.shape))
+            grad_value = unbroadcast(picked, value)
+        return grad_x, grad_value
+
+
 def _show_index(index) -> str:
     parts = index if isinstance(index, tuple) else (index,)
     shown = []
