@@ -69,6 +69,8 @@ def _arrays(path) -> dict:
     for i, h in enumerate(hidden if isinstance(hidden, tuple) else (hidden,)):
         out[f"hidden.{i}"] = h.numpy()
     out["step"], out["data"], out["rng"] = checkpoint["step"], checkpoint["data"], checkpoint["rng"]
+    out["scheduler"] = checkpoint["scheduler"]
+    out["lr"] = [group["lr"] for group in checkpoint["optimizer"]["param_groups"]]
     return out
 
 
@@ -95,7 +97,9 @@ def test_killed_and_resumed_runs_end_bit_identical_to_an_uninterrupted_one(tmp_p
     """Five kill points (SIGTERM, kill -9, SIGINT, SIGHUP, kill -9), crossing the end of a pass
     over the text (84 windows) and periodic saves; dropout draws from the generator."""
     steps, every = 120, "7"
-    expected = _reference(tmp_path, corpus, steps, "--eval-every", "1", "--checkpoint-every", every)
+    expected = _reference(tmp_path, corpus, steps, "--eval-every", "1", "--checkpoint-every", every,
+                          "--lr-decay", "0.9", "--lr-decay-every", "10")
+    assert expected["scheduler"]["last_epoch"] == steps and expected["lr"][0] < 2e-3 * 0.9 ** 11
     out = tmp_path / "interrupted"
     checkpoint = out / "charlm.ckpt"
     kills = [(signal.SIGTERM, 15, 128 + signal.SIGTERM), (signal.SIGKILL, 40, -signal.SIGKILL),
@@ -103,7 +107,8 @@ def test_killed_and_resumed_runs_end_bit_identical_to_an_uninterrupted_one(tmp_p
              (signal.SIGKILL, 100, -signal.SIGKILL)]
     with open(tmp_path / "stderr.txt", "w") as stderr:
         for signum, at_step, status in kills + [(None, None, 0)]:
-            resume = ("--resume", str(checkpoint)) if checkpoint.exists() else TINY
+            resume = (("--resume", str(checkpoint)) if checkpoint.exists() else
+                      TINY + ("--lr-decay", "0.9", "--lr-decay-every", "10"))
             process = start("train", "charlm", "--corpus", corpus, *resume, *QUIET,
                             "--eval-every", "1", "--checkpoint-every", every,
                             "--steps", str(steps), "--out", str(out), stderr=stderr)
@@ -253,6 +258,9 @@ def test_resume_refuses_contradicting_flags_and_says_steps_is_the_total(tmp_path
     assert clash.returncode == 2 and len(line.splitlines()) == 1
     assert "--cell gru (checkpoint: lstm)" in line and "--hidden 32 (checkpoint: 8)" in line
     assert "--optimizer sgd (checkpoint: adam)" in line
+    decay = cli("train", "charlm", "--resume", checkpoint, "--lr-decay", "0.5", "--steps", "8",
+                "--out", str(out))
+    assert decay.returncode == 2 and "--lr-decay 0.5 (checkpoint: 1.0)" in decay.stderr
     done = cli("train", "charlm", "--resume", checkpoint, "--steps", "4", "--out", str(out))
     assert done.returncode == 2 and "already at step 4" in done.stderr
     assert "--steps 8" in done.stderr and "total" in done.stderr
