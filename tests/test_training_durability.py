@@ -302,3 +302,23 @@ def test_special_files_as_corpus_are_refused(tmp_path):
 def test_sample_checks_its_flags_first(tmp_path, args, message):
     result = cli("sample", str(tmp_path / "never_read.ckpt"), *args)
     assert result.returncode == 2 and message in result.stderr
+
+
+def test_an_error_during_training_is_printed_on_its_own_line_not_onto_the_bar(tmp_path, corpus):
+    """A save that fails mid-run (here: the checkpoint's name taken by a folder) closes the
+    progress bar first, so the error line starts a line of its own."""
+    out = tmp_path / "out"
+    with open(tmp_path / "stderr.txt", "w+") as stderr:
+        process = start("train", "charlm", "--corpus", corpus, *TINY, *QUIET, "--eval-every", "1",
+                        "--checkpoint-every", "1", "--steps", "1000000", "--out", str(out),
+                        stderr=stderr)
+        _wait_for_step(process, 3)
+        blocker = out / "charlm.ckpt"
+        blocker.unlink()
+        blocker.mkdir()                       # every later save now fails
+        process.communicate(timeout=60)
+        stderr.seek(0)
+        lines = stderr.read().replace("\r", "\n").splitlines()
+    assert process.returncode == 2
+    errors = [line for line in lines if "error:" in line]
+    assert len(errors) == 1 and errors[0].startswith("tinygrad-rnn train: error:"), errors
