@@ -469,3 +469,26 @@ def test_the_generator_state_round_trips_through_a_checkpoint(tmp_path):
     tg.manual_seed(99)
     tg.set_rng_state(tg.load(tmp_path / "rng")["rng"])
     assert tg.randn(4).tolist() == expected
+
+
+def test_a_save_is_synced_to_disk_before_the_rename_and_the_folder_after(tmp_path, monkeypatch):
+    """The real fsync and rename run; the spies only record their order and targets."""
+    import stat as stat_module
+    from tinygrad_rnn import serialization
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(descriptor):
+        kind = "folder" if stat_module.S_ISDIR(os.fstat(descriptor).st_mode) else "file"
+        events.append(f"fsync {kind}")
+        return real_fsync(descriptor)
+
+    def replace(source, target):
+        events.append("rename")
+        return real_replace(source, target)
+
+    monkeypatch.setattr(serialization.os, "fsync", fsync)
+    monkeypatch.setattr(serialization.os, "replace", replace)
+    tg.save({"w": tg.zeros(3)}, tmp_path / "ck")
+    assert events == ["fsync file", "rename", "fsync folder"]
+    assert tg.load(tmp_path / "ck")["w"].tolist() == [0.0, 0.0, 0.0]

@@ -8,10 +8,10 @@ Training never loses work:
 * one run per ``--out`` (an exclusive lock), and a checkpoint this run did not write is
   replaced only with ``--resume`` (that very file) or ``--overwrite``;
 * SIGINT, SIGTERM and SIGHUP stop at the next step boundary with a checkpoint and exit
-  130, 143 or 129; a non-finite loss or weight stops without saving (the last good
-  checkpoint stays);
-* a checkpoint holds the model, the optimizer, the random generators, the position in the
-  text and the carried hidden state, so ``--resume`` continues bit for bit as if the run
+  130, 143 or 129; a non-finite loss, gradient norm or weight stops without saving (the
+  last good checkpoint stays) and exits 1;
+* a checkpoint holds the model, the optimizer and its schedule, the random generators, the
+  position in the text and the carried hidden state, so ``--resume`` continues bit for bit as if the run
   had never stopped.
 """
 from __future__ import annotations
