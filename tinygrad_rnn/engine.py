@@ -61,6 +61,26 @@ def run_backward(roots: Sequence[Tensor], root_grads, retain_graph: bool = False
 
 def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pending,
           leaf_grads, heap, observer) -> None:
+    # Entries are released when the walk ends, not one by one: an error raised half-way
+    # then still numbers its entry as print(tg.tape(root)) does (the same %k), because the
+    # graph is whole until then. Peak memory is the same: it is reached when backward starts.
+    done: list = []
+
+    def label(y) -> str:
+        from .tape import entry_label
+        return entry_label(roots, y)
+
+    try:
+        _visit(roots, root_grads, create_graph, wanted_ids, found, pending, leaf_grads, heap,
+               observer, done, label)
+    finally:
+        if not retain_graph:
+            for node in done:
+                node.release()
+
+
+def _visit(roots, root_grads, create_graph, wanted_ids, found, pending, leaf_grads, heap,
+           observer, done, label) -> None:
     with set_grad_enabled(create_graph):
         for root, grad in zip(roots, _root_gradients(roots, root_grads)):
             _deliver(root, grad, pending, leaf_grads, heap)
@@ -69,19 +89,16 @@ def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pend
             node = y._node
             gy = pending.pop(node)
             if node.inputs is None:
-                raise BackwardError(
-                    f"backward through {node.name} (tape entry %{node.seq}) a second time: its "
-                    "saved values were freed by an earlier backward; pass retain_graph=True to "
-                    "the first backward to backward twice")
+                raise _freed(node, y, label, roots)
             if y._retains_grad:
                 y.grad = gy if y.grad is None else y.grad + gy
             if wanted_ids and id(y) in wanted_ids:
                 found[wanted_ids[id(y)]] = gy
             if node.edit_stamp != STATE.inplace_edits:   # something was edited in place since
-                node.check_versions(y)
+                node.check_versions(y, label)
             if STATE.anomaly:
                 from .anomaly import checked_backward
-                grads = checked_backward(node, gy, y)
+                grads = checked_backward(node, gy, y, label)
             else:
                 grads = node.backward(gy, y)
             for x, gx in zip(node.inputs, grads):
@@ -89,8 +106,23 @@ def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pend
                     _deliver(x, gx, pending, leaf_grads, heap)
             if observer is not None:
                 observer(y, gy, grads)
-            if not retain_graph:
-                node.release()
+            done.append(node)
+
+
+def _freed(node, y: Tensor, label, roots) -> BackwardError:
+    """A second backward through a freed entry. Reached from a fresh graph, the usual cause
+    is a tensor carried over from an earlier graph (truncated BPTT's hidden state) that was
+    not detached: the fix is detach(), not retain_graph."""
+    if any(y is root for root in roots):
+        return BackwardError(
+            f"backward through {node.name} (tape entry {label(y)}) a second time: its saved "
+            "values were freed by an earlier backward; pass retain_graph=True to the first "
+            "backward to backward twice")
+    return BackwardError(
+        f"backward reached {node.name} (tape entry {label(y)}), whose saved values an earlier "
+        "backward already freed: a tensor from an earlier graph feeds this one (in truncated "
+        "BPTT, the hidden state carried into the next window); detach it where it is carried "
+        "over (h = h.detach()) so gradients stop there")
 
 
 def _deliver(x: Tensor, gx: Tensor, pending: dict, leaf_grads: dict, heap: list) -> None:

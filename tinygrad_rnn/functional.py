@@ -146,11 +146,22 @@ def cross_entropy(logits: Tensor, target, ignore_index: int = -100,
     or (C,) with a scalar target. Targets equal to ``ignore_index`` count for nothing; the
     mean is over the others (PyTorch's rule).
     """
+    return _nll(log_softmax(logits, dim=1 if logits.ndim > 1 else 0), target, ignore_index,
+                reduction, "cross_entropy")
+
+
+def nll_loss(log_probs: Tensor, target, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
+    """-log_probs[target]: cross_entropy's second half, for inputs already log_softmax'ed."""
+    return _nll(log_probs, target, ignore_index, reduction, "nll_loss")
+
+
+def _nll(logits: Tensor, target, ignore_index: int, reduction: str, op: str) -> Tensor:
     target_data = target.data if isinstance(target, Tensor) else target
     if not hasattr(target_data, "dtype"):
         target_data = backend_for(logits.data).asarray(target_data, device=logits.device)
     if target_data.dtype.kind not in "iu":
-        raise OpError(f"cross_entropy: target must hold class indices (integers), got "
+        raise OpError(f"{op}: target must hold class indices (integers), got "
                       f"{target_data.dtype}")
     target_shape = tuple(target_data.shape)     # reduction="none" gives one loss per target
     if logits.ndim == 1:
@@ -161,24 +172,23 @@ def cross_entropy(logits: Tensor, target, ignore_index: int = -100,
         logits = logits.permute(*dims).reshape(-1, classes)
         target_data = target_data.reshape(-1)
     if target_data.shape != (logits.shape[0],):
-        raise OpError(f"cross_entropy: logits of shape {tuple(logits.shape)} need a target of "
+        raise OpError(f"{op}: logits of shape {tuple(logits.shape)} need a target of "
                       f"shape ({logits.shape[0]},), got {tuple(target_data.shape)}")
     xp = backend_for(logits.data).xp
     keep = target_data != ignore_index
     safe_target = xp.where(keep, target_data, 0)
     classes = logits.shape[1]
     if safe_target.size and (int(safe_target.min()) < 0 or int(safe_target.max()) >= classes):
-        raise OpError(f"cross_entropy: target values must lie in [0, {classes}) or equal "
+        raise OpError(f"{op}: target values must lie in [0, {classes}) or equal "
                       f"ignore_index={ignore_index}; got values from {int(target_data.min())} "
                       f"to {int(target_data.max())}")
-    log_probs = log_softmax(logits, dim=1)
-    picked = log_probs[xp.arange(logits.shape[0]), safe_target]
+    picked = logits[xp.arange(logits.shape[0]), safe_target]
     losses = -picked * Tensor._make(keep.astype(logits.dtype))
     if reduction == "mean":
         return losses.sum() / max(int(keep.sum()), 1)
     if reduction == "none":   # in the target's shape, as PyTorch: (N, d1, ...), or () for (C,)
         return losses.reshape(target_shape)
-    return _reduce(losses, reduction, "cross_entropy")
+    return _reduce(losses, reduction, op)
 
 
 def binary_cross_entropy_with_logits(logits: Tensor, target, reduction: str = "mean") -> Tensor:

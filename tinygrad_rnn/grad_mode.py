@@ -43,5 +43,20 @@ class enable_grad(set_grad_enabled):
         super().__init__(True)
 
 
+class inference_mode(set_grad_enabled):
+    """torch's ``inference_mode``: here the same as ``no_grad`` (nothing recorded inside);
+    ``inference_mode(False)`` leaves recording as it is."""
+
+    def __init__(self, mode: bool = True):
+        super().__init__(False)
+        self.enabled = bool(mode)
+
+    def __enter__(self):
+        self.previous = STATE.grad_enabled
+        if self.enabled:
+            STATE.grad_enabled = False
+        return self
+
+
 def is_grad_enabled() -> bool:
     return STATE.grad_enabled
