@@ -61,11 +61,22 @@ def load_checkpoint(path: str, device: str):
     checkpoint = tg.load(path, map_location=device)
     kind = checkpoint.get("kind") if isinstance(checkpoint, dict) else None
     if kind != "charlm":
-        raise ValueError(f"{path!r} holds a {kind or 'non-tinygrad_rnn'} checkpoint, not a "
-                         "charlm model")
+        raise ValueError(f"{path!r} is a tg.save file holding {_what_it_holds(checkpoint)}, "
+                         "not a checkpoint written by 'train charlm'")
     model = CharLM(**checkpoint["config"]).to(device)
     model.load_state_dict(checkpoint["model"])
     return model, Vocabulary.from_dict(checkpoint["vocabulary"]), checkpoint
+
+
+def _what_it_holds(saved) -> str:
+    """``a 'gru' checkpoint`` / ``a dict with keys 'weight', 'bias'`` / ``a list``: what a
+    tg.save file that is not a charlm checkpoint contains."""
+    if isinstance(saved, dict):
+        if isinstance(saved.get("kind"), str):
+            return f"a {saved['kind']!r} checkpoint"
+        keys = ", ".join(repr(k) for k in list(saved)[:5]) + (", ..." if len(saved) > 5 else "")
+        return f"a dict with keys {keys}" if saved else "an empty dict"
+    return f"a {type(saved).__name__}"
 
 
 def _encode(vocabulary, text: str, corpus: str):
@@ -148,7 +159,7 @@ def fit_charlm(args) -> dict:
 
     print(f"corpus {args.corpus!r}: {len(ids):,} symbols, vocabulary {len(vocabulary)}; "
           f"model {model.config['cell']} {model.config['num_layers']}x{model.config['hidden_size']} "
-          f"on {device}; {sum(p.numel() for p in model.parameters()):,} parameters")
+          f"on {args.chosen}; {sum(p.numel() for p in model.parameters()):,} parameters")
     windows, state, val = None, None, None
     progress = tqdm(total=args.steps, initial=min(step, args.steps), unit="step",
                     dynamic_ncols=True, mininterval=0.5)
