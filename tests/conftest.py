@@ -15,6 +15,18 @@ def _cuda_reason() -> str | None:
 
 
 CUDA_SKIP_REASON = _cuda_reason()
+
+
+def pytest_report_header(config):
+    """Say at the top which of the optional checks run here, and why the others skip."""
+    try:
+        import torch
+        parity = f"torch parity tests run (torch {torch.__version__})"
+    except ImportError as error:
+        parity = (f"torch parity tests skip: torch is not importable ({error}); "
+                  "pip install -e '.[parity]' (bash scripts/test.sh does)")
+    gpu = "CUDA tests run" if CUDA_SKIP_REASON is None else f"CUDA tests skip: {CUDA_SKIP_REASON}"
+    return [parity, gpu]
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
     CUDA_SKIP_REASON is not None, reason=CUDA_SKIP_REASON or ""))]
 
