@@ -1,6 +1,6 @@
 """The command line's habits: graph refuses what dot cannot lay out in time (and stops dot
-when it runs too long), BLAS threads are chosen and said, $TINYGRAD_RNN_DEVICE is obeyed, and
-sample says what a wrong file holds. Real subprocesses and a real ``dot``."""
+when it runs too long), BLAS threads are chosen and said, $TINYGRAD_RNN_DEVICE is obeyed.
+Real subprocesses and a real ``dot``."""
 from __future__ import annotations
 
 import argparse
@@ -94,11 +94,3 @@ def test_tinygrad_rnn_device_environment_variable_reaches_the_cli(tmp_path):
     result = cli("gradcheck", "--ops-only", "--device", "cpu", "--out", str(tmp_path),
                  env={"TINYGRAD_RNN_DEVICE": "cuda"})
     assert result.returncode == 0, result.stderr
-
-
-def test_sample_says_what_a_tg_save_file_holds(tmp_path):
-    path = tmp_path / "weights.ckpt"
-    tg.save(tg.nn.Linear(2, 3).state_dict(), path)
-    message = one_line_error(cli("sample", str(path), "--out", str(tmp_path)))
-    assert "is a tg.save file holding a dict with keys 'weight', 'bias'" in message
-    assert "not a checkpoint written by 'train charlm'" in message
