@@ -93,9 +93,10 @@ def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pend
         _visit(roots, root_grads, create_graph, wanted_ids, found, pending, leaf_grads, heap,
                observer, done, label)
     finally:
-        if not retain_graph:
+        if not retain_graph and done:
             for node in done:
                 node.release()
+            _RELEASED[0] = max(_RELEASED[0], max(node.seq for node in done))
 
 
 def _visit(roots, root_grads, create_graph, wanted_ids, found, pending, leaf_grads, heap,
@@ -134,11 +135,15 @@ def _visit(roots, root_grads, create_graph, wanted_ids, found, pending, leaf_gra
             done.append(node)
 
 
+_RELEASED = [-1]   # the latest tape position an earlier backward released
+
+
 def _freed(node, y: Tensor, label, roots) -> BackwardError:
-    """A second backward through a freed entry. Reached from a fresh graph, the usual cause
-    is a tensor carried over from an earlier graph (truncated BPTT's hidden state) that was
-    not detached: the fix is detach(), not retain_graph."""
-    if any(y is root for root in roots):
+    """A second backward through a freed entry. From a root recorded after that backward (a
+    fresh graph), the usual cause is a tensor carried over from an earlier graph (truncated
+    BPTT's hidden state) that was not detached: the fix is detach(), not retain_graph."""
+    fresh = all(r._node is not None and r._node.seq > _RELEASED[0] for r in roots)
+    if not fresh:
         return BackwardError(
             f"backward through {node.name} (tape entry {label(y)}) a second time: its saved "
             "values were freed by an earlier backward; pass retain_graph=True to the first "

@@ -94,19 +94,19 @@ class set_grad_enabled(_GradMode):
         return super().__call__(function)
 
 
-class inference_mode(set_grad_enabled):
+class inference_mode(_GradMode):
     """torch's ``inference_mode``: here the same as ``no_grad`` (nothing recorded inside);
     ``inference_mode(False)`` leaves recording as it is."""
 
     def __init__(self, mode: bool = True):
-        super().__init__(False)
         self.enabled = bool(mode)
 
-    def __enter__(self):
-        self.previous = STATE.grad_enabled
-        if self.enabled:
-            STATE.grad_enabled = False
-        return self
+    @property
+    def mode(self) -> bool:
+        return False if self.enabled else STATE.grad_enabled
+
+    def _fresh(self) -> "inference_mode":
+        return inference_mode(self.enabled)
 
 
 def is_grad_enabled() -> bool:
