@@ -193,15 +193,15 @@ class Tensor:
         return int(self._scalar("index"))
 
     def __format__(self, spec: str) -> str:
-        """``f"{loss:.3f}"`` formats a one-element tensor's value; with no spec, as str()."""
-        if spec and self.data.size == 1:
+        """``f"{loss:.3f}"`` formats a 0-d tensor's value (as torch); with no spec, as str()."""
+        if spec and self.data.ndim == 0:
             return format(self.data.item(), spec)
         return object.__format__(self, spec) if spec else str(self)
 
     def _scalar(self, conversion: str):
-        if self.data.size != 1:
-            raise TypeError(f"{conversion}(): only one-element tensors can be converted to a "
-                            f"Python scalar; this one has shape {tuple(self.shape)}")
+        if self.data.size != 1:   # torch's error type and wording
+            raise ValueError(f"{conversion}(): only one element tensors can be converted to "
+                             f"Python scalars; this one has shape {tuple(self.shape)}")
         return self.data.item()
 
     def tolist(self):
