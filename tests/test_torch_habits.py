@@ -133,3 +133,25 @@ def test_inference_mode_records_nothing():
     def predict(t):
         return t * 2.0
     assert not predict(x).requires_grad
+
+
+def test_conversions_behave_as_torchs():
+    torch = pytest.importorskip("torch")
+
+    def outcome(f):
+        try:
+            return ("ok", f())
+        except Exception as error:   # noqa: BLE001  (the exception type is what is compared)
+            return ("raises", type(error).__name__)
+    for make in (lambda lib: lib.tensor(2.5), lambda lib: lib.tensor([2.5]),
+                 lambda lib: lib.tensor([1.0, 2.0]), lambda lib: lib.tensor(3)):
+        ours, theirs = make(tg), make(torch)
+        for convert in (float, int, lambda t: f"{t:.2f}", lambda t: [0, 1, 2, 3][t]):
+            assert outcome(lambda: convert(ours)) == outcome(lambda: convert(theirs))
+    grad_ours = tg.tensor([1.0], requires_grad=True)
+    grad_theirs = torch.tensor([1.0], requires_grad=True)
+    assert outcome(grad_ours.numpy) == outcome(grad_theirs.numpy) == ("raises", "RuntimeError")
+    for dtype in ("float32", "float64", "int64", "int32"):
+        ours = repr(tg.Tensor([1, 2], dtype=dtype))
+        theirs = repr(torch.tensor([1, 2], dtype=getattr(torch, dtype)))
+        assert ours == theirs.replace("torch.", "")
