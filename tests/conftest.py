@@ -17,14 +17,20 @@ def _cuda_reason() -> str | None:
 CUDA_SKIP_REASON = _cuda_reason()
 
 
-def pytest_report_header(config):
-    """Say at the top which of the optional checks run here, and why the others skip."""
-    try:
-        import torch
-        parity = f"torch parity tests run (torch {torch.__version__})"
-    except ImportError as error:
-        parity = (f"torch parity tests skip: torch is not importable ({error}); "
-                  "pip install -e '.[parity]' (bash scripts/test.sh does)")
+def pytest_terminal_summary(terminalreporter):
+    """Say at the end (also under -q) which optional checks ran here, and why others skipped."""
+    for line in _optional_checks():
+        terminalreporter.write_line(line)
+
+
+def _optional_checks() -> list:
+    import importlib.metadata
+    import importlib.util
+    if importlib.util.find_spec("torch") is not None:     # found, not imported: stays quick
+        parity = f"torch parity tests run (torch {importlib.metadata.version('torch')})"
+    else:
+        parity = ("torch parity tests skip: torch is not installed; pip install -e '.[parity]' "
+                  "(bash scripts/test.sh does, and says why when it cannot)")
     gpu = "CUDA tests run" if CUDA_SKIP_REASON is None else f"CUDA tests skip: {CUDA_SKIP_REASON}"
     return [parity, gpu]
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
