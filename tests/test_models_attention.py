@@ -139,7 +139,7 @@ def test_scaled_dot_product_attention_matches_pytorch():
         out, _ = scaled_dot_product_attention(*ours, **kwargs)
         t_kwargs = {k: torch.tensor(v) if k == "attn_mask" else v for k, v in kwargs.items()}
         t_out = torch.nn.functional.scaled_dot_product_attention(*theirs, **t_kwargs)
-        np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), rtol=1e-11, atol=1e-13)
+        np.testing.assert_allclose(out.detach().numpy(), t_out.detach().numpy(), rtol=1e-11, atol=1e-13)
         (out * out).sum().backward()
         (t_out * t_out).sum().backward()
         for a, b in zip(ours, theirs):
@@ -177,10 +177,10 @@ def test_multi_head_attention_matches_pytorch(batch_first):
         t_kwargs = {k: torch.tensor(v) if isinstance(v, np.ndarray) else v
                     for k, v in kwargs.items()}
         t_out, t_weights = theirs(*them, **t_kwargs)
-        np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(weights.numpy(), t_weights.detach().numpy(), rtol=1e-10,
+        np.testing.assert_allclose(out.detach().numpy(), t_out.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(weights.detach().numpy(), t_weights.detach().numpy(), rtol=1e-10,
                                    atol=1e-12)
-        np.testing.assert_allclose(weights.numpy().sum(-1), 1.0, rtol=1e-12)
+        np.testing.assert_allclose(weights.detach().numpy().sum(-1), 1.0, rtol=1e-12)
         (out * out).sum().backward()
         (t_out * t_out).sum().backward()
         for a, b in zip(mine, them):
@@ -228,9 +228,9 @@ def test_transformer_encoder_layer_matches_pytorch(norm_first):
     out, weights = ours(gx, src_key_padding_mask=padding, need_weights=True)
     t_out = theirs(tx, src_key_padding_mask=torch.tensor(padding))
     keep = ~padding[:, :, None]                      # PyTorch's fast path zeroes padded rows
-    np.testing.assert_allclose(out.numpy() * keep, t_out.detach().numpy() * keep, rtol=1e-10,
+    np.testing.assert_allclose(out.detach().numpy() * keep, t_out.detach().numpy() * keep, rtol=1e-10,
                                atol=1e-12)
-    assert weights.shape == (B, L, L) and np.all(weights.numpy()[1, :, -1] == 0)
+    assert weights.shape == (B, L, L) and np.all(weights.detach().numpy()[1, :, -1] == 0)
     (out * tg.Tensor(keep.astype(float))).sum().backward()
     (t_out * torch.tensor(keep.astype(float))).sum().backward()
     np.testing.assert_allclose(gx.grad.numpy(), tx.grad.numpy(), rtol=1e-9, atol=1e-12)

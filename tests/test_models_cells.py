@@ -194,7 +194,7 @@ def test_cell_matches_pytorch(name, batched):
         t_loss, g_loss = (t_out[0] ** 2).sum(), (g_out[0] * g_out[0]).sum()
         pairs = [(tx, gx), (th, gh)]
     for t, g in zip(t_out, g_out):
-        np.testing.assert_allclose(g.numpy(), t.detach().numpy(), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(g.detach().numpy(), t.detach().numpy(), rtol=1e-12, atol=1e-14)
     t_loss.backward()
     g_loss.backward()
     for t, g in pairs:

@@ -79,7 +79,7 @@ def test_layer_matches_pytorch(kind, fused, config):
     for got, want in zip((out, h_n, c_n), (t_out, t_h, t_c)):
         if got is not None:
             assert got.shape == tuple(want.shape)
-            np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-11, atol=1e-13)
+            np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-11, atol=1e-13)
     weighted_loss((out, h_n, c_n), [tg.Tensor(w) for w in weights]).backward()
     sum((o * torch.tensor(w)).sum() for o, w in zip(
         [o for o in (t_out, t_h, t_c) if o is not None], weights)).backward()
@@ -100,10 +100,10 @@ def test_unbatched_input_matches_pytorch(kind):
     x = np.random.default_rng(1).standard_normal((6, 3))
     out, state = ours(tg.Tensor(x))
     t_out, t_state = theirs(torch.tensor(x))
-    np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(out.detach().numpy(), t_out.detach().numpy(), rtol=1e-12)
     h_n, t_h = (state[0], t_state[0]) if kind == "lstm" else (state, t_state)
     assert h_n.shape == (2, 4)
-    np.testing.assert_allclose(h_n.numpy(), t_h.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(h_n.detach().numpy(), t_h.detach().numpy(), rtol=1e-12)
 
 
 # ------------------------------------------------------------------ NumPy re-derivation

@@ -36,13 +36,13 @@ def test_encoder_matches_pytorch_packed_sequence():
     theirs = torch.nn.GRU(4, 3, num_layers=2, bidirectional=True, batch_first=True).double()
     encoder.rnn.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
     outputs, (h, _) = encoder(tg.Tensor(SRC), LENGTHS)
-    embedded = torch.tensor(encoder.embedding(tg.Tensor(SRC)).numpy())
+    embedded = torch.tensor(encoder.embedding(tg.Tensor(SRC)).detach().numpy())
     packed = torch.nn.utils.rnn.pack_padded_sequence(embedded, torch.tensor(LENGTHS),
                                                      batch_first=True, enforce_sorted=False)
     t_out, t_h = theirs(packed)
     t_out, _ = torch.nn.utils.rnn.pad_packed_sequence(t_out, batch_first=True, total_length=5)
-    np.testing.assert_allclose(outputs.numpy(), t_out.detach().numpy(), rtol=1e-11, atol=1e-13)
-    np.testing.assert_allclose(h.numpy(), torch.cat([t_h[-2], t_h[-1]], -1).detach().numpy(),
+    np.testing.assert_allclose(outputs.detach().numpy(), t_out.detach().numpy(), rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(h.detach().numpy(), torch.cat([t_h[-2], t_h[-1]], -1).detach().numpy(),
                                rtol=1e-11)
 
 
