@@ -9,7 +9,7 @@ cd "$ROOT"
 # suite still runs, those tests skip, and the header of pytest's output says why.
 PARITY="$("$ROOT/.venv/bin/python" -c 'import sys, tomllib; print(" ".join(tomllib.load(open(sys.argv[1], "rb"))["project"]["optional-dependencies"]["parity"]))' "$ROOT/pyproject.toml")"
 if ! PARITY_ERROR="$("$ROOT/.venv/bin/python" -m pip install --quiet --disable-pip-version-check $PARITY 2>&1 >/dev/null)"; then
-  echo "setup: could not install the parity extra ($PARITY): $(printf '%s\n' "$PARITY_ERROR" | grep -v '^WARNING' | tail -n 1); the torch parity tests will skip" >&2
+  echo "setup: could not install the parity extra ($PARITY): $(printf '%s\n' "$PARITY_ERROR" | grep -v '^WARNING' | head -n 1); the torch parity tests will skip" >&2
 fi
 # Tests check correctness, not speed: one BLAS thread each keeps the suite's time steady on a
 # shared 2-core machine, where OpenBLAS's spinning threads slow small products 10-20x.
