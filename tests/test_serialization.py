@@ -26,7 +26,7 @@ def _assert_identical(saved, loaded, where="obj"):
     if isinstance(saved, tg.Tensor):
         assert loaded.requires_grad == saved.requires_grad, where
         assert loaded.name == saved.name, where
-        assert _bits(loaded.numpy()) == _bits(saved.numpy()), where
+        assert _bits(loaded.detach().numpy()) == _bits(saved.detach().numpy()), where
     elif isinstance(saved, (np.ndarray, np.generic)):
         assert _bits(loaded) == _bits(saved), where
     elif isinstance(saved, dict):

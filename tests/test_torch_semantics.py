@@ -23,13 +23,13 @@ def leaf(values, dtype="float64"):
 
 def test_item1_augmented_assignment_updates_the_parameter_under_no_grad():
     model = tg.nn.Linear(3, 1)
-    before = model.weight.numpy().copy()
+    before = model.weight.detach().numpy().copy()
     x = tg.randn(4, 3)
     model(x).sum().backward()
     with tg.no_grad():
         for p in model.parameters():
             p -= 0.1 * p.grad                  # the micrograd/DeZero training loop
-    np.testing.assert_allclose(model.weight.numpy(), before - 0.1 * model.weight.grad.numpy(),
+    np.testing.assert_allclose(model.weight.detach().numpy(), before - 0.1 * model.weight.grad.numpy(),
                                rtol=1e-6)
     w = model.weight
     with tg.no_grad():
@@ -74,7 +74,7 @@ def test_item2_copy_into_a_buffer_sends_the_gradient_back():
     buf.copy_(y * y)
     assert buf.requires_grad
     buf.sum().backward()
-    np.testing.assert_allclose(y.grad.numpy(), 2 * y.numpy())
+    np.testing.assert_allclose(y.grad.numpy(), 2 * y.detach().numpy())
 
 
 def test_item2_overwritten_positions_get_no_gradient():
@@ -85,7 +85,7 @@ def test_item2_overwritten_positions_get_no_gradient():
     z.add_(x)
     z.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [4.0, 1.0, 4.0])
-    np.testing.assert_allclose(z.numpy(), [4.0, 32.0, 12.0])
+    np.testing.assert_allclose(z.detach().numpy(), [4.0, 32.0, 12.0])
 
 
 def test_item2_in_place_op_on_a_non_leaf_is_recorded_and_reuse_is_caught():
@@ -108,7 +108,7 @@ def test_item2_uses_recorded_before_an_in_place_op_keep_their_own_history():
     y.mul_(x)                                  # y's history is rebased onto mul_
     (early.sum() + y.sum()).backward()
     # d/dx [sum(3x + 1) + sum(3x * x)] = 3 + 6x
-    np.testing.assert_allclose(x.grad.numpy(), 3.0 + 6.0 * x.numpy())
+    np.testing.assert_allclose(x.grad.numpy(), 3.0 + 6.0 * x.detach().numpy())
 
 
 def test_item2_buffer_read_before_it_required_grad_gives_no_gradient_there():
@@ -197,7 +197,7 @@ def test_item3_max_and_min_over_a_dim_return_values_and_indices():
     np.testing.assert_array_equal(x.grad.numpy(), [[0, 1, 0], [1, 0, 0]])
     with pytest.raises(TypeError, match="amax"):
         x.max((0, 1))
-    np.testing.assert_array_equal(x.max(Tensor(np.full((2, 3), 2.5))).numpy(),
+    np.testing.assert_array_equal(x.max(Tensor(np.full((2, 3), 2.5))).detach().numpy(),
                                   [[2.5, 5.0, 3.0], [4.0, 2.5, 2.5]])
 
 
@@ -386,7 +386,7 @@ def test_item7_transformer_gelu_is_exact_and_float_padding_masks_add():
                                               batch_first=True).double().eval()
     ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
     x = rng.standard_normal((2, 4, 8)) * 3
-    np.testing.assert_allclose(ours(Tensor(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(),
+    np.testing.assert_allclose(ours(Tensor(x)).detach().numpy(), theirs(torch.tensor(x)).detach().numpy(),
                                rtol=1e-10, atol=1e-12)
     mha = MultiHeadAttention(8, 2, batch_first=True, dtype="float64")
     t_mha = torch.nn.MultiheadAttention(8, 2, batch_first=True).double()
@@ -397,8 +397,8 @@ def test_item7_transformer_gelu_is_exact_and_float_padding_masks_add():
     t_x = torch.tensor(x)
     t_out, t_weights = t_mha(t_x, t_x, t_x, key_padding_mask=torch.tensor(padding),
                              attn_mask=torch.tensor(attn))
-    np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(weights.numpy(), t_weights.detach().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(out.detach().numpy(), t_out.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(weights.detach().numpy(), t_weights.detach().numpy(), rtol=1e-10)
 
 
 # ----------------------------------------------------------------- the autograd API
@@ -424,7 +424,7 @@ def test_autograd_backward_of_several_roots():
     x = leaf([1.0, 2.0])
     a, b = (x * x).sum(), x * 3.0
     tg.autograd.backward([a, b], [None, Tensor(np.array([1.0, -1.0]))])
-    np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy() + [3.0, -3.0])
+    np.testing.assert_allclose(x.grad.numpy(), 2 * x.detach().numpy() + [3.0, -3.0])
     w = leaf([5.0])
     tg.autograd.backward((x * w).sum(), inputs=[w])
     assert w.grad.tolist() == [3.0] and x.grad.tolist() == [5.0, 1.0]

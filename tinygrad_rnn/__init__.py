@@ -21,7 +21,7 @@ from .engine import grad
 from .errors import AnomalyError, BackwardError, OpError
 from .function import Function
 from .functional import cat, concat, stack, where
-from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .tape import Tape, graph_tensors, scope, tape
 from . import autograd, functional, nn
@@ -32,10 +32,11 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    # tg.viz is imported on first use, so importing the core never needs graphviz
-    if name == "viz":
+    # tg.viz is imported on first use, so importing the core never needs graphviz; tg.models
+    # too, because the models import the core (an eager import here would be a cycle)
+    if name in ("viz", "models"):
         import importlib
-        return importlib.import_module(".viz", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'tinygrad_rnn' has no attribute {name!r}")
 
 
@@ -97,7 +98,7 @@ def logsumexp(x, dim=None, keepdim: bool = False): return x.logsumexp(dim, keepd
 
 __all__ = [
     "Tensor", "Function", "Tape", "tape", "scope", "graph_tensors",
-    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "grad",
+    "no_grad", "enable_grad", "inference_mode", "set_grad_enabled", "is_grad_enabled", "grad",
     "gradcheck", "gradgradcheck", "GradcheckError", "detect_anomaly",
     "OpError", "BackwardError", "AnomalyError",
     "zeros", "ones", "full", "arange", "randn", "rand", "zeros_like", "ones_like", "eye",

@@ -84,6 +84,28 @@ def _own(grad: Tensor, handed: set, create_graph: bool) -> Tensor:
 
 def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pending,
           leaf_grads, heap, observer, handed) -> None:
+    # Entries are released when the walk ends, not one by one: an error raised half-way
+    # then still numbers its entry as print(tg.tape(root)) does (the same %k), because the
+    # graph is whole until then. The forward's values are all alive when backward starts, so
+    # holding them to the end should barely move the peak (reasoned, not measured).
+    done: list = []
+
+    def label(y) -> str:
+        from .tape import entry_label
+        return entry_label(roots, y)
+
+    try:
+        _visit(roots, root_grads, create_graph, wanted_ids, found, pending, leaf_grads, heap,
+               observer, handed, done, label)
+    finally:
+        if not retain_graph and done:
+            for node in done:
+                node.release()
+            _RELEASED[0] = max(_RELEASED[0], max(node.seq for node in done))
+
+
+def _visit(roots, root_grads, create_graph, wanted_ids, found, pending, leaf_grads, heap,
+           observer, handed, done, label) -> None:
     with set_grad_enabled(create_graph):
         for root, grad in zip(roots, _root_gradients(roots, root_grads)):
             handed.add(id(grad))
@@ -93,10 +115,7 @@ def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pend
             node = y._node
             gy = pending.pop(node)
             if node.inputs is None:
-                raise BackwardError(
-                    f"backward through {node.name} (tape entry %{node.seq}) a second time: its "
-                    "saved values were freed by an earlier backward; pass retain_graph=True to "
-                    "the first backward to backward twice")
+                raise _freed(node, y, label, roots)
             if y._hooks:
                 gy = y._run_hooks(gy)
             if y._retains_grad:
@@ -106,10 +125,10 @@ def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pend
                 found[wanted_ids[id(y)]] = gy
                 handed.add(id(gy))
             if node.edit_stamp != STATE.inplace_edits:   # something was edited in place since
-                node.check_versions(y)
+                node.check_versions(y, label)
             if STATE.anomaly:
                 from .anomaly import checked_backward
-                grads = checked_backward(node, gy, y)
+                grads = checked_backward(node, gy, y, label)
             else:
                 grads = node.backward(gy, y)
             for x, gx in zip(node.inputs, grads):
@@ -120,8 +139,27 @@ def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pend
                         _deliver(x, gx, pending, leaf_grads, heap)
             if observer is not None:
                 observer(y, gy, grads)
-            if not retain_graph:
-                node.release()
+            done.append(node)
+
+
+_RELEASED = [-1]   # the latest tape position an earlier backward released
+
+
+def _freed(node, y: Tensor, label, roots) -> BackwardError:
+    """A second backward through a freed entry. From a root recorded after that backward (a
+    fresh graph), the usual cause is a tensor carried over from an earlier graph (truncated
+    BPTT's hidden state) that was not detached: the fix is detach(), not retain_graph."""
+    fresh = all(r._node is not None and r._node.seq > _RELEASED[0] for r in roots)
+    if not fresh:
+        return BackwardError(
+            f"backward through {node.name} (tape entry {label(y)}) a second time: its saved "
+            "values were freed by an earlier backward; pass retain_graph=True to the first "
+            "backward to backward twice")
+    return BackwardError(
+        f"backward reached {node.name} (tape entry {label(y)}), whose saved values an earlier "
+        "backward already freed: a tensor from an earlier graph feeds this one (in truncated "
+        "BPTT, the hidden state carried into the next window); detach it where it is carried "
+        "over (h = h.detach()) so gradients stop there")
 
 
 def _saved_version(node, x: Tensor) -> int:

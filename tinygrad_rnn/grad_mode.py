@@ -102,5 +102,20 @@ class set_grad_enabled(_GradMode):
         return super().__call__(function)
 
 
+class inference_mode(_GradMode):
+    """torch's ``inference_mode``: here the same as ``no_grad`` (nothing recorded inside);
+    ``inference_mode(False)`` leaves recording as it is."""
+
+    def __init__(self, mode: bool = True):
+        self.enabled = bool(mode)
+
+    @property
+    def mode(self) -> bool:
+        return False if self.enabled else STATE.grad_enabled
+
+    def _fresh(self) -> "inference_mode":
+        return inference_mode(self.enabled)
+
+
 def is_grad_enabled() -> bool:
     return STATE.grad_enabled

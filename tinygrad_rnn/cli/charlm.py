@@ -203,7 +203,7 @@ def fit_charlm(args) -> dict:
 
         print(f"corpus {settings['corpus']!r}: {len(ids):,} symbols, vocabulary {len(vocabulary)};"
               f" model {model.config['cell']} {model.config['num_layers']}x"
-              f"{model.config['hidden_size']} on {device}; "
+              f"{model.config['hidden_size']} on {args.chosen}; "
               f"{sum(p.numel() for p in model.parameters()):,} parameters"
               + (f"; resuming at step {step}" if checkpoint is not None else ""), flush=True)
         return _loop(args, run, step, state, losses, train_streams, val_streams, windows,

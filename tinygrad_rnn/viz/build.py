@@ -68,7 +68,7 @@ def _forward(graph: Graph, show_shapes, show_values, verbose) -> Drawing:
         i = index[key]
         step = step_name[key]
         pos = position.get(key)
-        d.add(Item(f"o{i}", step, pos, L.op_lines(node, verbose), "freed" if node.inputs is None else "op"))
+        d.add(Item(f"o{i}", step, pos, L.op_lines(node, verbose, i), "freed" if node.inputs is None else "op"))
         kind = "output" if key in graph.output_ids else "intermediate"
         d.add(Item(f"t{i}", step, ("val", pos[1]) if pos else None,
                    L.tensor_lines(t, kind, show_shapes, show_values), kind, (key,)))
@@ -131,7 +131,7 @@ def _backward(graph: Graph, show_shapes, show_values, verbose) -> Drawing:
         key = id(t)
         i = index[key]
         d.add(Item(f"o{i}", step_name[key], position.get(key),
-                   L.vjp_lines(node, t, kind_of, show_shapes, verbose),
+                   L.vjp_lines(node, t, kind_of, show_shapes, verbose, i),
                    "freed" if node.inputs is None else "vjp", (key,)))
         if node.inputs is None:
             continue

@@ -57,7 +57,7 @@ def number(value: float) -> str:
 
 def values_text(t: Tensor, limit: int = 8) -> list[str]:
     """The values of a small tensor, or min / mean / max of a larger one."""
-    data = t.numpy()
+    data = t.detach().numpy()
     if data.size == 0:
         return ["(empty)"]
     if data.dtype.kind == "b":
@@ -106,7 +106,7 @@ def roles(node) -> list[str]:
     return [f"x{k}" for k in range(count)]
 
 
-def op_lines(node, verbose: bool) -> list[str]:
+def op_lines(node, verbose: bool, position: int | None = None) -> list[str]:
     """``mul(., 0.5)`` / ``sum axis=1``: the op, its Python-number arguments (``.`` for a
     tensor) and other settings; the VJP formula and tape position when verbose."""
     head = node.name
@@ -124,11 +124,12 @@ def op_lines(node, verbose: bool) -> list[str]:
     if verbose:
         if node.formula:
             lines.append(node.formula)
-        lines.append(f"tape %{node.seq}" + (f"  [{node.scope}]" if node.scope else ""))
+        lines.append(_tape_line(node, position))
     return lines
 
 
-def vjp_lines(node, y: Tensor, kind_of, show_shapes: bool, verbose: bool) -> list[str]:
+def vjp_lines(node, y: Tensor, kind_of, show_shapes: bool, verbose: bool,
+              position: int | None = None) -> list[str]:
     """``tanh backward``, its formula, and the tensors it saved for it."""
     lines = [f"{node.name} backward" + (f": {node.formula}" if node.formula else "")]
     if node.inputs is None:
@@ -144,5 +145,11 @@ def vjp_lines(node, y: Tensor, kind_of, show_shapes: bool, verbose: bool) -> lis
         saved.append(f"y {tuple(y.shape)}" if show_shapes else "y")
     lines.append("saved: " + (", ".join(saved) if saved else "nothing"))
     if verbose:
-        lines.append(f"tape %{node.seq}" + (f"  [{node.scope}]" if node.scope else ""))
+        lines.append(_tape_line(node, position))
     return lines
+
+
+def _tape_line(node, position: int | None) -> str:
+    """``tape %5``: the entry's line in print(tg.tape(output)) (the drawing's Graph numbers it)."""
+    where = "?" if position is None else position
+    return f"tape %{where}" + (f"  [{node.scope}]" if node.scope else "")
