@@ -36,8 +36,8 @@ def lstm(T=3, name_inputs=True):
             z = xs[t] @ W + h @ U
             i, f = z[:, :H].sigmoid(), z[:, H:2 * H].sigmoid()
             g, o = z[:, 2 * H:3 * H].tanh(), z[:, 3 * H:].sigmoid()
-            c = f * c + i * g
-            h = o * c.tanh()
+            c = (f * c + i * g).named("c_t")
+            h = (o * c.tanh()).named("h_t")
         states.append(h)
     loss = (h * h).sum()
     return loss, W, U, xs, states
@@ -77,6 +77,11 @@ def node_named(nodes, text):
     return found[0]
 
 
+def is_leaf(attrs: str) -> bool:
+    """An input or a parameter box (by its fill colour)."""
+    return fill(attrs) in ("#e8e8e8", "#cfe3ff")
+
+
 def fill(attrs: str) -> str:
     found = re.search(r'fillcolor="([^"]+)"', attrs)
     return found.group(1) if found else ""
@@ -90,13 +95,16 @@ def test_forward_view_structure_and_time_step_clusters():
     assert entries == 3 * OPS_PER_STEP + 2
     nodes, edges, clusters = parse(viz.draw(loss).source)
     assert clusters == ["t=0", "t=1", "t=2"]
-    ops = [k for k in nodes if k.startswith("o")]
-    assert len(ops) == entries
+    # an op and its output are one box: one per tape entry, plus the leaves
+    assert not [k for k in nodes if k.startswith("o")]
     leaves = 2 + 3 + 2                          # W, U, x0..x2, h0, c0
     assert len([k for k in nodes if k.startswith("t")]) == entries + leaves
     for step in range(3):
-        inside = [k for k, (c, _) in nodes.items() if c == f"t={step}" and k.startswith("o")]
+        inside = [k for k, (c, attrs) in nodes.items() if c == f"t={step}" and not is_leaf(attrs)]
         assert len(inside) == OPS_PER_STEP
+    split = parse(viz.draw(loss, split_ops=True).source)[0]
+    assert len([k for k in split if k.startswith("o")]) == entries     # ops drawn apart
+    assert len(split) == 2 * entries + leaves                        # about twice the boxes
     # shared weights: drawn once, outside every cluster, with an arrow into every step
     for name in ("W", "U"):
         key = node_named(nodes, f"{name}  (parameter)")
@@ -106,9 +114,11 @@ def test_forward_view_structure_and_time_step_clusters():
         assert targets == {"t=0", "t=1", "t=2"}
     # an input read by one step only sits inside that step
     assert nodes[node_named(nodes, "x1  (input)")][0] == "t=1"
-    # shapes, dtype and device are shown; the output is marked
-    assert sum("(2, 16) float32 cpu" in attrs for _, attrs in nodes.values()) == 3 * 3
-    assert nodes[node_named(nodes, 'label="output\\n()')][0] is None
+    # shapes are shown, dtype and device only when asked for; the output is marked
+    assert sum("(2, 16)" in attrs for _, attrs in nodes.values()) == 3 * 3
+    assert "float32" not in viz.draw(loss).source
+    assert viz.draw(loss, show_dtype=True).source.count("(2, 16) float32 cpu") == 3 * 3
+    assert nodes[node_named(nodes, '(output)')][0] is None
 
 
 def test_show_shapes_values_and_verbose_change_the_labels():
@@ -116,7 +126,7 @@ def test_show_shapes_values_and_verbose_change_the_labels():
     big = tg.Tensor(np.arange(20, dtype="float32"), name="big")
     y = ((x * 2.0).sum() * big).tanh().mean()
     plain = viz.draw(y).source
-    assert "(3,) float32 cpu" in plain and "[1, 2, 3]" not in plain
+    assert "(3,)" in plain and "[1, 2, 3]" not in plain
     assert "gx = gy * (1 - y^2)" not in plain
     assert "mul(., 2.0)" in plain
     values = viz.draw(y, show_values=True, show_shapes=False).source
@@ -167,7 +177,8 @@ def test_rolled_view_collapses_identical_steps_into_one_box_labelled_x_T():
     nodes, edges, clusters = parse(rolled)
     assert clusters == ["t=0"]
     assert "t=0 .. t=4   x 5" in rolled
-    assert len([k for k in nodes if k.startswith("o")]) == OPS_PER_STEP + 2
+    assert len([k for k, (_, attrs) in nodes.items() if k.startswith("t") and not is_leaf(attrs)
+                ]) == OPS_PER_STEP + 2
     recurrent = [e for e in edges if "next step" in e[2]]
     assert len(recurrent) == 2                   # h_{t-1} and c_{t-1} feed the next step
     unrolled = parse(viz.draw(loss).source)[2]
@@ -334,7 +345,7 @@ def test_render_without_dot_writes_the_source_and_says_how_to_install(tmp_path, 
 
 def test_max_nodes_raises_a_clear_error():
     loss, *_ = lstm(T=3)
-    boxes = 2 * (3 * OPS_PER_STEP + 2) + 7       # an op and a tensor per entry, 7 leaves
+    boxes = (3 * OPS_PER_STEP + 2) + 7           # one box per entry (op and output), 7 leaves
     with pytest.raises(ValueError, match=rf"has {boxes} nodes to draw .* max_nodes=50; "
                                          rf"pass max_nodes={boxes} .*rolled=True"):
         viz.draw(loss, max_nodes=50)
@@ -416,6 +427,6 @@ def test_a_freed_graph_is_drawn_as_freed_and_says_how_to_keep_it():
     with pytest.raises(tg.BackwardError, match="retain_graph=True"):
         viz.grad_norms_by_step(y)
     nodes, _, _ = parse(source)
-    assert sorted(nodes) == ["legend", "o0", "t0"]     # the walk stops where the graph was freed
+    assert sorted(nodes) == ["legend", "t0"]           # the walk stops where the graph was freed
     assert "backward freed this graph" in nodes["legend"][1]
     assert "no gradients yet" not in source

@@ -195,7 +195,8 @@ def _backward(graph: Graph, o: Options) -> Drawing:
             lines = L.accumulate_lines(x, sorted(readers.get(key, ())), o.shape(x))
             if o.show_values:
                 grad = o.grads.get(key)
-                lines.append("grad " + L.values_text_of(grad) if grad is not None else "grad: none yet")
+                lines.append("grad " + L.values_text_of(grad.numpy()) if grad is not None
+                             else "grad: none yet")
             d.add(Item(f"t{i}", step_name.get(key), position.get(key), lines, kind, (key,)))
         elif kind == "cut":
             lines = [x.name or "", "cut: detached (truncated BPTT)", "no gradient flows past here"]
