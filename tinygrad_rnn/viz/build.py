@@ -15,9 +15,14 @@ Arrows from one time step into another carry the recurrent state (drawn blue and
 """
 from __future__ import annotations
 
+import re
+
 from ..tensor import Tensor
 from . import labels as L
 from .model import Graph
+
+
+_CELL_STATE = re.compile(r"^c_(t|\d+)$")
 
 
 class Item:
@@ -88,7 +93,8 @@ def _across(graph: Graph, x: Tensor, reader_step) -> bool:
 
 
 def _is_cell_state(t: Tensor) -> bool:
-    return bool(t.name) and t.name.startswith("c_")
+    """An LSTM's cell state: c_t, c_0, c_1, ... (not attention's context c_i)."""
+    return bool(t.name) and _CELL_STATE.match(t.name) is not None
 
 
 def _highway(x: Tensor, out: Tensor) -> bool:
