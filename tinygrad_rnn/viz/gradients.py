@@ -75,8 +75,10 @@ def trace_backward(graph: Graph, on_step=None) -> dict:
     return grads
 
 
-# Fused cells hand the next step one stacked state S_t = [h_t; c_t] (K, B, H): its parts.
-STATE_PARTS = {"lstm_step": ("h_t", "c_t")}
+# Fused cells hand the next step one stacked state S_t = [h_t; c_t] (K, B, H): its parts. The
+# c part's gradient is what step t+1 sends back; c_t's path through h_t = o tanh(c_t) stays
+# inside the fused step, so it is not the composed cell's c_t.grad, and is named so.
+STATE_PARTS = {"lstm_step": ("h_t", "c_t (from t+1)")}
 
 
 def norms_of(grads: dict, tensors: dict) -> dict:
