@@ -716,3 +716,18 @@ def test_show_values_puts_data_and_grad_on_small_tensors():
     loss.backward(retain_graph=True)
     after = viz.draw(loss, show_values=True).source
     assert "[0.5, -1] | [3, 3]" in after and "[1.5, -3] | [1, 1]" in after
+
+
+@needs_dot
+def test_graph_command_draws_the_cell_detail(tmp_path):
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "tinygrad_rnn", "graph", "--cell", "gru",
+                           "--steps", "5", "--detail", "cell", "--view", "forward",
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    svg = (tmp_path / "graph_forward.svg").read_text()
+    assert svg.count("GRU cell") == 5
+    bad = subprocess.run([sys.executable, "-m", "tinygrad_rnn", "graph", "--detail", "gate",
+                          "--out", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--detail" in bad.stderr

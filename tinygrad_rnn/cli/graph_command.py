@@ -18,6 +18,8 @@ def register(subcommands, common) -> None:
     p.add_argument("--prime", default="To be", help="text fed to a checkpoint's model")
     p.add_argument("--view", default="both", choices=("forward", "backward", "both"))
     p.add_argument("--rolled", action="store_true", help="draw identical steps once ('x T')")
+    p.add_argument("--detail", default="op", choices=("op", "cell"),
+                   help="op: every tape entry; cell: one box per cell step (a slide)")
     p.add_argument("--gradients", action="store_true", help="colour tensors by log10 ||gradient||")
     p.add_argument("--verbose", action="store_true", help="show each op's VJP formula")
     p.add_argument("--fused", action="store_true", help="fused cells: one node per time step")
@@ -72,7 +74,7 @@ def run(args) -> int:
     views = ("forward", "backward") if args.view == "both" else (args.view,)
     for view in views:
         graph = viz.draw(loss, view=view, rolled=args.rolled, gradients=args.gradients,
-                         verbose=args.verbose, max_nodes=args.max_nodes)
+                         verbose=args.verbose, max_nodes=args.max_nodes, detail=args.detail)
         path = viz.render(graph, os.path.join(out_dir, f"graph_{view}.{args.format}"))
         print(f"{view} graph: {path}")
     if args.frames:
