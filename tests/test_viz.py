@@ -690,17 +690,23 @@ def png_size(path) -> tuple[int, int]:
     return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
 
 
+def smallest_font(source: str) -> float:
+    return min(float(v) for v in re.findall(r'fontsize="?([\d.]+)', source))
+
+
 def slide_fit(width: int, height: int, font_pt: float = 10.0, dpi: float = 96.0):
-    """Scaled to 1920 px wide (never enlarged): (fits a 1920x1080 slide, text height in px)."""
+    """Scaled to 1920 px wide (never enlarged): (fits a 1920x1080 slide, text height in px);
+    dot's PNGs are 96 dpi, so a font of ``font_pt`` points is font_pt * 96 / 72 px tall."""
     scale = min(1.0, 1920 / width)
     return height * scale <= 1080, font_pt * dpi / 72 * scale
 
 
 @needs_dot
 def test_five_step_gru_at_cell_detail_fits_a_slide(tmp_path):
-    path = viz.render(viz.draw(five_step_gru(), detail="cell"), tmp_path / "gru.png")
+    drawn = viz.draw(five_step_gru(), detail="cell", gradients="compute")
+    path = viz.render(drawn, tmp_path / "gru.png")
     width, height = png_size(path)
-    fits, text_px = slide_fit(width, height)
+    fits, text_px = slide_fit(width, height, smallest_font(drawn.source))
     print(f"5-step GRU, detail='cell': {width}x{height} px, text {text_px:.1f} px at 1920 wide")
     assert fits and text_px >= 10, (width, height, text_px)
 
@@ -731,3 +737,30 @@ def test_graph_command_draws_the_cell_detail(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "tinygrad_rnn", "graph", "--detail", "gate",
                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--detail" in bad.stderr
+
+
+# ------------------------------------------------------------------ the README's pictures
+
+README = __import__("pathlib").Path(__file__).resolve().parent.parent / "README.md"
+# the largest each may be (width, height in px); the first three were 1816x3515, 1207x3617
+# and 840x480 before the lecture layout
+LIMITS = {"lstm_two_steps.png": (3600, 1000), "gru_rolled_gradients.png": (2000, 2600),
+          "vanishing_gradients.png": (900, 600), "gru_five_steps_cell.png": (2700, 900),
+          "rnn_backward.png": (1500, 2400), "seq2seq_cell.png": (4700, 1700)}
+
+
+@needs_dot
+def test_every_picture_named_in_the_readme_is_rendered_and_of_a_sensible_size(tmp_path):
+    pytest.importorskip("matplotlib")
+    from tinygrad_rnn.viz.pictures import PICTURES
+    named = sorted(set(re.findall(r"docs/([\w.]+\.png)", README.read_text())))
+    assert named == sorted(PICTURES) == sorted(LIMITS)
+    for name in named:
+        drawn = PICTURES[name](tmp_path / name)
+        width, height = png_size(tmp_path / name)
+        boxes = len(parse(drawn.source)[0]) - ("legend" in drawn.source) if drawn else 0
+        print(f"{name}: {width}x{height} px, {boxes} boxes")
+        assert width <= LIMITS[name][0] and height <= LIMITS[name][1], (name, width, height)
+        if name == "gru_five_steps_cell.png":
+            fits, text_px = slide_fit(width, height, smallest_font(drawn.source))
+            assert fits and text_px >= 10, (width, height, text_px)

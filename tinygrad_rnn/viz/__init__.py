@@ -107,7 +107,9 @@ def draw(output, view: str = "forward", rankdir: str | None = None, show_shapes:
         elif note is None:
             note = ("no gradients yet: call backward(retain_graph=True) first, "
                     "or draw(..., gradients='compute')")
-    return emit(drawing, rankdir, norms=norms, scale=scale, step_norms=steps, note=note)
+    # a cell-level drawing is meant for a slide: larger text
+    return emit(drawing, rankdir, norms=norms, scale=scale, step_norms=steps, note=note,
+                text_size=12 if detail == "cell" else 10)
 
 
 def default_rankdir(graph: Graph, view: str) -> str:

@@ -66,9 +66,35 @@ def _title(members: list, block: str) -> str:
     return block or "step"
 
 
+def _projection(graph: Graph) -> set:
+    """Entries outside the steps that only feed the steps and come before all of them (the
+    layer's hoisted input projection XG = X W_ih^T + b, computed for all steps at once)."""
+    consumers: dict = {}
+    for t in graph.entries:
+        for x in t._node.inputs or ():
+            if isinstance(x, Tensor):
+                consumers.setdefault(id(x), []).append(t)
+    downstream: set = set()           # made from some step's output: not the projection
+    for t in graph.entries:
+        if graph.step_name.get(id(t)) is not None or any(
+                isinstance(x, Tensor) and id(x) in downstream for x in t._node.inputs or ()):
+            downstream.add(id(t))
+    feeding: set = set()
+    for t in reversed(graph.entries):
+        if id(t) in downstream:
+            continue
+        readers = consumers.get(id(t))
+        if (graph.step_name.get(id(t)) is None and readers and id(t) not in graph.output_ids
+                and all(graph.step_name.get(id(c)) is not None or id(c) in feeding
+                        for c in readers)):
+            feeding.add(id(t))
+    return feeding
+
+
 def fold_cells(drawing: Drawing, graph: Graph) -> Drawing:
     tensors = {id(t): t for t in graph.tensors}
     tail = _loss_tail(graph)
+    projection = _projection(graph)
     group_of: dict[str, str] = {}          # item id -> id of the box it is drawn in
     members: dict[str, list] = {}           # box id -> the tensors it stands for
     folded: set = set()
@@ -85,6 +111,8 @@ def fold_cells(drawing: Drawing, graph: Graph) -> Drawing:
             box = "c_" + _safe(item.step + "/" + _block(t._node.scope))
         elif id(t) in tail:
             box = "c_loss"
+        elif id(t) in projection:
+            box = "c_projection"
         elif t._node.name in PLUMBING:
             folded.add(item.id)
             continue
@@ -152,7 +180,9 @@ def fold_cells(drawing: Drawing, graph: Graph) -> Drawing:
             shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
             if attrs.get("color") == L.RECURRENT_EDGE["color"] and drawing.view == "forward":
                 shown = ", ".join(L.previous(n) for n in names[:4])
-            attrs["label"] = shown
+            # xlabel: placed after the layout, so labels do not widen the gaps between ranks
+            attrs["xlabel"] = shown
+            attrs.pop("label", None)
         d.edges.append((a, b, attrs or None))
     return d
 
@@ -166,7 +196,11 @@ def _carried_name(item: Item, tensors: dict, view: str) -> str:
 
 def _cell_lines(box: str, inside: list, view: str, group_of: dict, graph: Graph, step) -> list:
     block = _block(inside[0]._node.scope)
-    if step is None:
+    if box == "c_projection":
+        ops = ", ".join(dict.fromkeys(t._node.name for t in inside
+                                      if t._node.name not in PLUMBING))
+        head = f"input projection\nall steps at once ({ops})"
+    elif step is None:
         title = "cross-entropy loss"
         head = f"{title} (log_softmax, pick the targets, mean)"
     else:
@@ -174,7 +208,7 @@ def _cell_lines(box: str, inside: list, view: str, group_of: dict, graph: Graph,
         head = f"{title}  {step}" + (f" ({block})" if block and block != title else "")
     if view == "backward":
         head = f"backward of the {head}"
-    lines = [head]
+    lines = head.split("\n")
     mine = {id(t) for t in inside}
     named_in = []
     for t in inside:

@@ -62,14 +62,18 @@ def attributes(attrs: dict) -> str:
 
 def emit(drawing: Drawing, rankdir: str = "TB", norms: dict | None = None,
          scale: Scale | None = None, step_norms: dict | None = None, highlight: str | None = None,
-         title: str | None = None, note: str | None = None) -> graphviz.Digraph:
-    graph_attr = dict(rankdir=rankdir, fontname=L.FONT, fontsize="12", newrank="true",
+         title: str | None = None, note: str | None = None,
+         text_size: int = 10) -> graphviz.Digraph:
+    """``text_size``: the font size (points) of the boxes; edge labels are 2 points smaller,
+    cluster labels 1 larger."""
+    graph_attr = dict(rankdir=rankdir, fontname=L.FONT, fontsize=str(text_size + 2), newrank="true",
                       nodesep="0.25", ranksep="0.35")
     if title:
-        graph_attr.update(label=L.escape(title), labelloc="t", fontsize="14")
+        graph_attr.update(label=L.escape(title), labelloc="t", fontsize=str(text_size + 4))
     g = graphviz.Digraph(f"tinygrad_rnn_{drawing.view}", graph_attr=graph_attr,
-                         node_attr=dict(fontname=L.FONT, fontsize="10", margin="0.08,0.04"),
-                         edge_attr=dict(fontname=L.FONT, fontsize="8", arrowsize="0.7"))
+                         node_attr=dict(fontname=L.FONT, fontsize=str(text_size), margin="0.08,0.04"),
+                         edge_attr=dict(fontname=L.FONT, fontsize=str(text_size - 2),
+                                        arrowsize="0.7"))
     body = g.body
     styles = {name: attributes(attrs) for name, attrs in L.STYLE.items()}
     members: dict = {}
@@ -106,7 +110,8 @@ def emit(drawing: Drawing, rankdir: str = "TB", norms: dict | None = None,
         if step_norms is not None:
             text.extend(_step_norm_text([step_norms.get(s) or [] for s in steps]))
         cluster = dict(label=L.join(text), style="rounded,filled", fillcolor="#f6f6f6",
-                       color="#9a9a9a", fontname=L.FONT, fontsize="11", labeljust="l")
+                       color="#9a9a9a", fontname=L.FONT, fontsize=str(text_size + 1),
+                       labeljust="l")
         body.append(f"\tsubgraph {quoted('cluster_' + name)} {{\n\t\tgraph [{attributes(cluster)}]\n")
         for item in inside:
             put("\t\t", item)
@@ -118,14 +123,15 @@ def emit(drawing: Drawing, rankdir: str = "TB", norms: dict | None = None,
         text = "" if attrs is None else shared.get(id(attrs))
         if text is None:
             text = " " + attributes(attrs)
-            if "label" not in attrs:            # the common styles: built once
+            if "label" not in attrs and "xlabel" not in attrs:   # common styles: built once
                 shared[id(attrs)] = text
         step = step_of.get(source)
         if step is not None and step == step_of.get(target):
             text += INSIDE_STEP
         body.append(f"\t{source} -> {target} [{text.strip()}]\n" if text else f"\t{source} -> {target}\n")
     if scale is not None or note:
-        body.append(f"\tlegend [label={_legend(scale, note)} shape=plaintext fontsize=9]\n")
+        body.append(f"\tlegend [label={_legend(scale, note)} shape=plaintext "
+                    f"fontsize={text_size - 1}]\n")
     return g
 
 
@@ -148,7 +154,8 @@ def _legend(scale: Scale | None, note: str | None) -> str:
     """An HTML-like table: one row per colour of the gradient scale, plus a note."""
     rows = ['<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3">']
     if scale is not None:
-        rows.append(f'<TR><TD BORDER="0"><B>{_html(scale.title())}</B></TD></TR>')
+        title = "<BR/>".join(_html(line) for line in scale.title().split("\n"))
+        rows.append(f'<TR><TD BORDER="0"><B>{title}</B></TD></TR>')
         for text, fill, font in scale.legend():
             rows.append(f'<TR><TD BGCOLOR="{fill}"><FONT COLOR="{font}">{_html(text)}</FONT></TD></TR>')
     if note:

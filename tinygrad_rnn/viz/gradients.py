@@ -225,7 +225,7 @@ class Scale:
     def title(self) -> str:
         ref = "dL/dL = 1" if self.reference == 1.0 else f"the seed's norm {self.reference:.3g}"
         per = "decade" if self.width == 1 else f"{self.width} decades"
-        return f"colour: ||gradient|| relative to {ref}, one colour per {per} (log10)"
+        return f"colour: ||gradient|| relative to {ref},\none colour per {per} (log10)"
 
     def legend(self) -> list[tuple[str, str, str]]:
         """(text, fill, font colour) for each colour in use, small norms first."""

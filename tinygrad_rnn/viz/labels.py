@@ -29,7 +29,7 @@ STYLE = {
 }
 NO_GRAD_EDGE = dict(color="#aaaaaa")
 CUT_EDGE = dict(style="dashed", color="#d62728", penwidth="1.5", fontcolor="#d62728", fontsize="9")
-RECURRENT_EDGE = dict(color="#1f77b4", penwidth="2", fontcolor="#1f77b4", fontsize="9")
+RECURRENT_EDGE = dict(color="#1f77b4", penwidth="2", fontcolor="#1f77b4")
 HIGHWAY = dict(penwidth="3.5")       # the LSTM's cell-state path c_{t-1} -> c_t
 
 

@@ -72,7 +72,7 @@ def settings_text(hidden_size: int, gate_bias: float, trained: bool = False) -> 
     bias = (f"gate bias {gate_bias:+g} (LSTM forget, GRU update)" if gate_bias
             else "gate bias 0")
     state = "trained" if trained else "untrained (initial weights)"
-    return f"hidden size {hidden_size}, {bias}, {state}, loss L = <v, h_T> on the last step"
+    return f"hidden size {hidden_size}, {bias}\n{state}, loss L = <v, h_T> on the last step"
 
 
 def plot(norms: dict[str, list[float]], path: str, hidden_size: int | None = None,
@@ -86,7 +86,7 @@ def plot(norms: dict[str, list[float]], path: str, hidden_size: int | None = Non
     except ImportError:
         raise ImportError("plotting needs matplotlib: pip install 'tinygrad_rnn[plot]' "
                           "(the table above has the same numbers)") from None
-    figure, axes = plt.subplots(figsize=(7, 4.3))
+    figure, axes = plt.subplots(figsize=(7, 4.6))
     for name, values in norms.items():
         back = range(len(values) - 1, -1, -1)         # step t is T-1-t steps back from the loss
         axes.semilogy(list(back), values, label=name.upper(), linewidth=2)
