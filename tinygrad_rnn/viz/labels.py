@@ -191,7 +191,8 @@ def op_lines(node, verbose: bool) -> list[str]:
 
 def vjp_lines(node, y: Tensor, kind_of, show_shapes: bool, verbose: bool) -> list[str]:
     """``tanh backward``, its formula, and the tensors it saved for it."""
-    lines = [f"{node.name} backward" + (f": {node.formula}" if node.formula else "")]
+    head = f"{node.name} backward" + (f": {node.formula}" if node.formula else "")
+    lines = [f"{y.name}: {head}" if y.name else head]     # the VJP that makes dL/d(input) of h_t
     if node.inputs is None:
         lines.append("(freed by backward: saved tensors released)")
         return lines
