@@ -764,3 +764,14 @@ def test_every_picture_named_in_the_readme_is_rendered_and_of_a_sensible_size(tm
         if name == "gru_five_steps_cell.png":
             fits, text_px = slide_fit(width, height, smallest_font(drawn.source))
             assert fits and text_px >= 10, (width, height, text_px)
+
+
+def test_gradflow_plot_states_its_settings(tmp_path):
+    pytest.importorskip("matplotlib")
+    from tinygrad_rnn.viz import vanishing
+    text = vanishing.settings_text(32, 1.0)
+    assert "hidden size 32" in text and "gate bias +1" in text and "untrained" in text
+    assert "trained" in vanishing.settings_text(8, 0.0, trained=True).replace("untrained", "")
+    path = vanishing.plot({"rnn": [1e-3, 1e-1, 1.0]}, str(tmp_path / "g.png"), hidden_size=4,
+                          gate_bias=0.0)
+    assert png_size(tmp_path / "g.png")[0] > 500 and path.endswith("g.png")

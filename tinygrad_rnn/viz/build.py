@@ -251,7 +251,7 @@ def _sum_node(d: Drawing, graph: Graph, x: Tensor, j: int, terms: int, o: Option
     from y_t and from step t+1), and the edge from it to x's own VJP."""
     key = id(x)
     pos = graph.position.get(key)
-    name = x.name or "x"
+    name = x.name or f"({x._node.name} out)"
     d.add(Item(f"g{j}", graph.step_name.get(key), ("sum",) + pos[1:] if pos else None,
                [f"dL/d{name} = sum of {terms}"], "sum", (key,)))
     attrs = {"label": L.gradient_label(x, None, o.show_shapes)}
