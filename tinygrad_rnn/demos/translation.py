@@ -324,8 +324,8 @@ def plot_attention(path, model, test, source, target, device, kind, log, count: 
     axes[0].set_ylabel("French (generated)")
     fig.suptitle(f"{TITLES[kind]}: weights a_ij on held-out sentences (dark = high)",
                  fontsize=12)
-    fig.tight_layout(rect=(0, 0, 0.93, 1))
-    bar = fig.colorbar(image, cax=fig.add_axes((0.94, 0.25, 0.01, 0.5)))
+    fig.tight_layout(rect=(0, 0, 0.9, 1))
+    bar = fig.colorbar(image, cax=fig.add_axes((0.915, 0.25, 0.01, 0.5)))
     bar.set_label("attention weight a_ij (0 .. 1)", fontsize=9)
     fig.savefig(path, dpi=110)
     plt.close(fig)
