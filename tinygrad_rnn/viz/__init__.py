@@ -11,8 +11,13 @@
     viz.draw(loss, detail="cell")                   # one box per cell step: a slide
     viz.write_frames(loss, "frames/")               # backward, one picture per step
 
-Time steps are the ``with tg.scope(f"t={t}"):`` blocks: each is a cluster; leaves read by one
-step only are drawn inside it, shared weights once outside, with an arrow into every step.
+Time steps are the ``with tg.scope(f"t={t}"):`` blocks: each is a cluster, side by side in time
+order; leaves read by one step only are drawn inside it, shared weights once outside, with an
+arrow into every step; the arrow carrying the recurrent state h_{t-1} into step t is blue (an
+LSTM's cell-state path bold). Tensors show their names (``name=``, ``t.named("h_t")``; the
+models' cells tag i_t, f_t, g_t, o_t, c_t, h_t, r_t, z_t, n_t and attention e_ij, a_ij, c_i).
+``detail="cell"`` draws one box per cell step; ``show_values=True`` puts ``data | grad`` on
+tensors of at most 8 elements.
 ``rolled=True`` draws runs of identical steps once ("x T"). A truncated-BPTT cut is recorded
 with ``h = viz.cut(h)`` (a ``detach()`` that drawings remember) and drawn dashed red.
 
