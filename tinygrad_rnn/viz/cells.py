@@ -180,9 +180,10 @@ def fold_cells(drawing: Drawing, graph: Graph) -> Drawing:
             shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
             if attrs.get("color") == L.RECURRENT_EDGE["color"] and drawing.view == "forward":
                 shown = ", ".join(L.previous(n) for n in names[:4])
+            attrs["label"] = shown
+        if "label" in attrs:
             # xlabel: placed after the layout, so labels do not widen the gaps between ranks
-            attrs["xlabel"] = shown
-            attrs.pop("label", None)
+            attrs["xlabel"] = attrs.pop("label")
         d.edges.append((a, b, attrs or None))
     return d
 
