@@ -553,10 +553,22 @@ def test_colour_scale_has_a_fixed_meaning_and_never_clamps():
     assert wide.low == -12 and wide.width == 2                 # 12 decades: 2 per colour
     assert wide.colour(1e-14)[0] not in PALETTE                # outside: its own colour ...
     assert wide.legend()[wide.bins][0] == "outside the scale"  # ... and legend row
-    # frames share one scale over every value any frame shows: nothing falls outside it
+    # frames share one scale over every value any frame shows: every box's norm lies in the
+    # legend row of its colour (nothing clamped into the lowest colour)
     loss, *_ = hand_rnn(T=3)
+    checked = 0
     for frame in viz.frames(loss):
-        assert "outside the scale" not in frame.source
+        source = frame.source
+        assert "outside the scale" not in source
+        rows = {colour: (float(a), float(b)) for colour, a, b in re.findall(
+            r'BGCOLOR="(#\w+)"><FONT COLOR="\w+">1e(-?\d+) \.\. 1e(-?\d+)<', source)}
+        for _, attrs in parse(source)[0].values():
+            value = re.search(r"\|\|g\|\| = ([\d.e+-]+)", attrs)
+            if value and fill(attrs) in rows and float(value.group(1)) > 0:
+                low, high = rows[fill(attrs)]
+                assert low - 1e-9 <= np.log10(float(value.group(1))) <= high + 1e-9, attrs
+                checked += 1
+    assert checked > 50
 
 
 # ------------------------------------------------------------------ names
