@@ -79,7 +79,8 @@ class Tape:
             if extra:
                 args = f"{args}, {extra}"
             scope = f"   [{node.scope}]" if node.scope else ""
-            rows.append((f"{self.label(t)} = {node.name}({args}){scope}", t))
+            name = f" -> {t.name}" if t.name else ""     # a lecture's name: i_t, h_t, ...
+            rows.append((f"{self.label(t)} = {node.name}({args}){name}{scope}", t))
         width = min(max((len(text) for text, _ in rows), default=0), 60)
         return [f"{text:<{width}}   {tuple(t.shape)} {t.dtype}" for text, t in rows]
 

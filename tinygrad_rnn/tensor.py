@@ -306,6 +306,14 @@ class Tensor:
             self._retains_grad = True
         return self
 
+    def named(self, name: str | None) -> "Tensor":
+        """Set ``name`` (shown by ``tg.tape`` and the drawings) and return this tensor, so a
+        line of a model can name what it computes: ``h = (x @ W).tanh().named("h_t")``."""
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"named: a name is a str or None, got {type(name).__name__}")
+        self.name = name
+        return self
+
     def zero_grad_(self) -> None:
         self.grad = None
 

@@ -30,6 +30,8 @@ def register(subcommands, common) -> None:
     p.add_argument("--prime", default="To be", help="text fed to a checkpoint's model")
     p.add_argument("--view", default="both", choices=("forward", "backward", "both"))
     p.add_argument("--rolled", action="store_true", help="draw identical steps once ('x T')")
+    p.add_argument("--detail", default="op", choices=("op", "cell"),
+                   help="op: every tape entry; cell: one box per cell step (a slide)")
     p.add_argument("--gradients", action="store_true", help="colour tensors by log10 ||gradient||")
     p.add_argument("--verbose", action="store_true", help="show each op's VJP formula")
     p.add_argument("--fused", action="store_true", help="fused cells: one node per time step")
@@ -89,7 +91,8 @@ def run(args) -> int:
         loss.backward(retain_graph=True)
     views = ("forward", "backward") if args.view == "both" else (args.view,)
     drawings = [(view, viz.draw(loss, view=view, rolled=args.rolled, gradients=args.gradients,
-                                verbose=args.verbose, max_nodes=None)) for view in views]
+                                verbose=args.verbose, max_nodes=None,
+                                detail=args.detail)) for view in views]
     for view, graph in drawings:                  # all refused before dot runs once
         _check_layout_size(args, view, boxes(graph.source))
     for view, graph in drawings:
