@@ -29,7 +29,7 @@ def test_item1_augmented_assignment_updates_the_parameter_under_no_grad():
     with tg.no_grad():
         for p in model.parameters():
             p -= 0.1 * p.grad                  # the micrograd/DeZero training loop
-    np.testing.assert_allclose(model.weight.detach().numpy(), before - 0.1 * model.weight.grad.numpy(),
+    np.testing.assert_allclose(model.weight.detach().numpy(), before - 0.1 * model.weight.grad.detach().numpy(),
                                rtol=1e-6)
     w = model.weight
     with tg.no_grad():
@@ -64,8 +64,8 @@ def test_item2_setitem_of_a_tensor_that_needs_grad_is_recorded():
     outputs[1] = h1.exp()
     assert outputs.requires_grad and outputs.grad_fn is not None
     (outputs * Tensor(np.array([[1.0, 2.0], [3.0, 4.0]]))).sum().backward()
-    np.testing.assert_allclose(h0.grad.numpy(), [2.0, 4.0])
-    np.testing.assert_allclose(h1.grad.numpy(), [3.0 * math.exp(3.0), 4.0 * math.exp(4.0)])
+    np.testing.assert_allclose(h0.grad.detach().numpy(), [2.0, 4.0])
+    np.testing.assert_allclose(h1.grad.detach().numpy(), [3.0 * math.exp(3.0), 4.0 * math.exp(4.0)])
 
 
 def test_item2_copy_into_a_buffer_sends_the_gradient_back():
@@ -74,7 +74,7 @@ def test_item2_copy_into_a_buffer_sends_the_gradient_back():
     buf.copy_(y * y)
     assert buf.requires_grad
     buf.sum().backward()
-    np.testing.assert_allclose(y.grad.numpy(), 2 * y.detach().numpy())
+    np.testing.assert_allclose(y.grad.detach().numpy(), 2 * y.detach().numpy())
 
 
 def test_item2_overwritten_positions_get_no_gradient():
@@ -84,7 +84,7 @@ def test_item2_overwritten_positions_get_no_gradient():
     z.mul_(3.0)
     z.add_(x)
     z.sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), [4.0, 1.0, 4.0])
+    np.testing.assert_allclose(x.grad.detach().numpy(), [4.0, 1.0, 4.0])
     np.testing.assert_allclose(z.detach().numpy(), [4.0, 32.0, 12.0])
 
 
@@ -108,7 +108,7 @@ def test_item2_uses_recorded_before_an_in_place_op_keep_their_own_history():
     y.mul_(x)                                  # y's history is rebased onto mul_
     (early.sum() + y.sum()).backward()
     # d/dx [sum(3x + 1) + sum(3x * x)] = 3 + 6x
-    np.testing.assert_allclose(x.grad.numpy(), 3.0 + 6.0 * x.detach().numpy())
+    np.testing.assert_allclose(x.grad.detach().numpy(), 3.0 + 6.0 * x.detach().numpy())
 
 
 def test_item2_buffer_read_before_it_required_grad_gives_no_gradient_there():
@@ -117,7 +117,7 @@ def test_item2_buffer_read_before_it_required_grad_gives_no_gradient_there():
     early = buf + 1.0                          # buf needed no grad when this was recorded
     buf[0] = h
     (early.sum() + buf.sum()).backward()
-    np.testing.assert_allclose(h.grad.numpy(), [1.0])
+    np.testing.assert_allclose(h.grad.detach().numpy(), [1.0])
 
 
 def test_item2_in_place_op_on_an_element_view_writes_through_and_is_recorded():
@@ -128,7 +128,7 @@ def test_item2_in_place_op_on_an_element_view_writes_through_and_is_recorded():
     z = w * 1.0
     z[1].mul_(w[0])                            # z = [w0, w1 * w0, w2]
     z.sum().backward()
-    np.testing.assert_allclose(w.grad.numpy(), [1.0 + 2.0, 1.0, 1.0])
+    np.testing.assert_allclose(w.grad.detach().numpy(), [1.0 + 2.0, 1.0, 1.0])
 
 
 def test_item2_more_in_place_forms_match_torch():
@@ -194,7 +194,7 @@ def test_item3_max_and_min_over_a_dim_return_values_and_indices():
     assert x.max(1, keepdim=True).values.shape == (2, 1)
     assert x.max().item() == 5.0 and x.amax((0, 1)).item() == 5.0
     x.max(1).values.sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), [[0, 1, 0], [1, 0, 0]])
+    np.testing.assert_array_equal(x.grad.detach().numpy(), [[0, 1, 0], [1, 0, 0]])
     with pytest.raises(TypeError, match="amax"):
         x.max((0, 1))
     np.testing.assert_array_equal(x.max(Tensor(np.full((2, 3), 2.5))).detach().numpy(),
@@ -206,27 +206,27 @@ def test_item3_max_and_min_over_a_dim_return_values_and_indices():
 def test_item4_pow_gradients_at_a_zero_base():
     a, b = leaf([0.0, 2.0]), leaf([0.0, 3.0])
     (a ** b).sum().backward()
-    np.testing.assert_allclose(a.grad.numpy(), [0.0, 12.0])
-    np.testing.assert_allclose(b.grad.numpy(), [0.0, 8.0 * math.log(2.0)])
+    np.testing.assert_allclose(a.grad.detach().numpy(), [0.0, 12.0])
+    np.testing.assert_allclose(b.grad.detach().numpy(), [0.0, 8.0 * math.log(2.0)])
 
 
 def test_item4_pow_with_a_python_number_base():
     x = leaf([0.0, 1.0, 2.0])
     (0.0 ** x).sum().backward()                # torch: [0, 0, 0]
-    np.testing.assert_allclose(x.grad.numpy(), [0.0, 0.0, 0.0])
+    np.testing.assert_allclose(x.grad.detach().numpy(), [0.0, 0.0, 0.0])
     y = leaf([1.0, 2.0])
     ((-2.0) ** y).sum().backward()             # torch: nan (log of a negative base)
-    assert np.isnan(y.grad.numpy()).all()
+    assert np.isnan(y.grad.detach().numpy()).all()
     z = leaf([1.5])
     (2.0 ** z).sum().backward()
-    np.testing.assert_allclose(z.grad.numpy(), [2.0 ** 1.5 * math.log(2.0)])
+    np.testing.assert_allclose(z.grad.detach().numpy(), [2.0 ** 1.5 * math.log(2.0)])
 
 
 # ----------------------------------------------------------------- 5: logsumexp at infinities
 
 def test_item5_logsumexp_of_infinite_rows():
     x = Tensor(np.array([[-np.inf, -np.inf], [1.0, np.inf], [0.0, 0.0]]))
-    np.testing.assert_array_equal(x.logsumexp(1).numpy(), [-np.inf, np.inf, math.log(2.0)])
+    np.testing.assert_array_equal(x.logsumexp(1).detach().numpy(), [-np.inf, np.inf, math.log(2.0)])
     assert Tensor(np.zeros((0,))).logsumexp(0).item() == -np.inf
 
 
@@ -368,12 +368,12 @@ def test_item7_causal_mask_is_aligned_top_left_when_lengths_differ():
     rng = np.random.default_rng(1)
     q, k, v = (Tensor(rng.standard_normal(s)) for s in ((2, 3, 4), (2, 5, 4), (2, 5, 2)))
     _, weights = scaled_dot_product_attention(q, k, v, is_causal=True)
-    np.testing.assert_array_equal(weights.numpy()[0] > 0, np.tril(np.ones((3, 5), bool)))
+    np.testing.assert_array_equal(weights.detach().numpy()[0] > 0, np.tril(np.ones((3, 5), bool)))
     torch = pytest.importorskip("torch")
     out, _ = scaled_dot_product_attention(q, k, v, is_causal=True)
     theirs = torch.nn.functional.scaled_dot_product_attention(
-        *(torch.tensor(t.numpy()) for t in (q, k, v)), is_causal=True)
-    np.testing.assert_allclose(out.numpy(), theirs.numpy(), rtol=1e-12)
+        *(torch.tensor(t.detach().numpy()) for t in (q, k, v)), is_causal=True)
+    np.testing.assert_allclose(out.detach().numpy(), theirs.detach().numpy(), rtol=1e-12)
 
 
 def test_item7_transformer_gelu_is_exact_and_float_padding_masks_add():
@@ -424,7 +424,7 @@ def test_autograd_backward_of_several_roots():
     x = leaf([1.0, 2.0])
     a, b = (x * x).sum(), x * 3.0
     tg.autograd.backward([a, b], [None, Tensor(np.array([1.0, -1.0]))])
-    np.testing.assert_allclose(x.grad.numpy(), 2 * x.detach().numpy() + [3.0, -3.0])
+    np.testing.assert_allclose(x.grad.detach().numpy(), 2 * x.detach().numpy() + [3.0, -3.0])
     w = leaf([5.0])
     tg.autograd.backward((x * w).sum(), inputs=[w])
     assert w.grad.tolist() == [3.0] and x.grad.tolist() == [5.0, 1.0]
@@ -469,9 +469,9 @@ def test_everyday_ops_have_their_torch_function_forms():
              (tg.roll(x, 1, 1), x.roll(1, 1)), (tg.argmax(x, 1), x.argmax(1)),
              (tg.gather(x, 1, tg.tensor([[0], [2]])), x.gather(1, tg.tensor([[0], [2]])))]
     for ours, method in pairs:
-        np.testing.assert_array_equal(ours.numpy(), method.numpy())
+        np.testing.assert_array_equal(ours.detach().numpy(), method.detach().numpy())
     assert [t.tolist() for t in tg.unbind(x, 1)] == [[0.0, 3.0], [1.0, 4.0], [2.0, 5.0]]
-    np.testing.assert_array_equal(tg.masked_fill(x, x > 2, -1.0).numpy(),
+    np.testing.assert_array_equal(tg.masked_fill(x, x > 2, -1.0).detach().numpy(),
                                   [[0, 1, 2], [-1, -1, -1]])
 
 
@@ -527,11 +527,11 @@ def test_everyday_ops_match_torch_forward_and_gradient():
         mine = [Tensor(a, requires_grad=True) for a in arrays]
         them = [torch.tensor(a, requires_grad=True) for a in arrays]
         out, t_out = f(*mine), g(*them)
-        np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), rtol=1e-10,
+        np.testing.assert_allclose(out.detach().numpy(), t_out.detach().numpy(), rtol=1e-10,
                                    atol=1e-12, err_msg=name)
         seed = rng.standard_normal(tuple(t_out.shape))
         (out * Tensor(seed)).sum().backward()
         (t_out * torch.tensor(seed)).sum().backward()
         for a, b in zip(mine, them):
-            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-9, atol=1e-12,
+            np.testing.assert_allclose(a.grad.detach().numpy(), b.grad.detach().numpy(), rtol=1e-9, atol=1e-12,
                                        err_msg=name)
