@@ -197,17 +197,17 @@ def _entries(output):
     return [t._node for t in tg.tape(output)]
 
 
-@pytest.mark.parametrize("kind,step", [("lstm", "lstm_step"), ("gru", "gru_step"),
-                                       ("rnn_tanh", "rnn_step")])
-def test_fused_layer_records_one_entry_per_time_step_in_its_scope(kind, step):
+@pytest.mark.parametrize("kind,sweep", [("lstm", "lstm sweep"), ("gru", "gru sweep"),
+                                        ("rnn_tanh", "rnn sweep")])
+def test_fused_layer_records_one_entry_per_sweep(kind, sweep):
     layer = make(kind, input_size=2, hidden_size=3)
     T = 6
     out, _ = layer(tg.Tensor(np.ones((T, 2, 2))))
     nodes = _entries(out)
-    steps = [n for n in nodes if n.name == step]
-    assert [n.scope for n in steps] == [f"t={t}" for t in range(T)]
-    assert all(n.scope is None or n.name == step for n in nodes)     # nothing else per step
-    assert sum(n.name == "matmul" for n in nodes) == 1              # the hoisted projection
+    sweeps = [n for n in nodes if n.name == sweep]
+    assert len(sweeps) == 1 and sweeps[0].scope is None
+    assert sweeps[0].extra_repr() == f"T={T}, fused"
+    assert all(n.name in (sweep, "getitem") for n in nodes)   # the sweep and y = out[0]
 
 
 def test_composed_layer_scopes_each_step_and_hoists_the_input_projection():
@@ -218,17 +218,20 @@ def test_composed_layer_scopes_each_step_and_hoists_the_input_projection():
     scopes = {n.scope for n in nodes if n.scope}
     assert scopes == {f"t={t}" for t in range(T)}
     matmuls = [n for n in nodes if n.name == "matmul"]
-    assert len(matmuls) == 1 and matmuls[0].scope is None          # X W_ih^T, once
-    recurrent = [n for n in nodes if n.name == "recurrent_affine"]
-    assert [n.scope for n in recurrent] == [f"t={t}" for t in range(T)]   # h W_hh^T per step
+    assert [n.scope for n in matmuls] == [None] + [f"t={t}" for t in range(T)]  # X W_ih^T once
 
 
-def test_multi_layer_bidirectional_scopes_name_the_layer_and_direction():
-    layer = make("gru", input_size=2, hidden_size=2, num_layers=2, bidirectional=True)
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "composed"])
+def test_multi_layer_bidirectional_entries_name_the_layer_and_direction(fused):
+    layer = make("gru", fused, input_size=2, hidden_size=2, num_layers=2, bidirectional=True)
     out, _ = layer(tg.Tensor(np.ones((2, 1, 2))))
-    scopes = {n.scope for n in _entries(out) if n.name == "gru_step"}
-    assert scopes == {f"t={t}/{label}" for t in range(2)
-                      for label in ("l0", "l0_reverse", "l1", "l1_reverse")}
+    labels = ("l0", "l0_reverse", "l1", "l1_reverse")
+    if fused:
+        shown = {n.extra_repr() for n in _entries(out) if n.name == "gru sweep"}
+        assert shown == {f"T=2, fused, {label}" for label in labels}
+    else:
+        scopes = {n.scope for n in _entries(out) if n.scope}
+        assert scopes == {f"t={t}/{label}" for t in range(2) for label in labels}
 
 
 # ------------------------------------------------------------------- backward semantics
