@@ -16,6 +16,7 @@ import gc
 import heapq
 from typing import Sequence
 
+from . import accumulate as sums
 from .backends import backend_for
 from .errors import BackwardError
 from .grad_mode import set_grad_enabled
@@ -48,14 +49,17 @@ def run_backward(roots: Sequence[Tensor], root_grads, retain_graph: bool = False
         if collecting:
             gc.enable()
 
-    for leaf, grad in leaf_grads.values():
+    for leaf, total in leaf_grads.values():
+        grad = sums.finish(total)
         if wanted_ids and id(leaf) in wanted_ids:
             found[wanted_ids[id(leaf)]] = grad
         if accumulate:
             if leaf.grad is not None:
                 leaf.grad = leaf.grad + grad
+            elif create_graph or sums.owned(total):
+                leaf.grad = grad
             else:   # a VJP may hand one array to several leaves, or a read-only broadcast view
-                leaf.grad = grad if create_graph else Tensor._make(grad.data.copy())
+                leaf.grad = Tensor._make(grad.data.copy())
     return found
 
 
@@ -67,7 +71,7 @@ def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pend
         while heap:
             _, y = heapq.heappop(heap)
             node = y._node
-            gy = pending.pop(node)
+            gy = sums.finish(pending.pop(node))
             if node.inputs is None:
                 raise BackwardError(
                     f"backward through {node.name} (tape entry %{node.seq}) a second time: its "
@@ -88,19 +92,20 @@ def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pend
                 if gx is not None and isinstance(x, Tensor) and x.requires_grad:
                     _deliver(x, gx, pending, leaf_grads, heap)
             if observer is not None:
-                observer(y, gy, grads)
+                observer(y, gy, [sums.finish(g) for g in grads])
             if not retain_graph:
                 node.release()
 
 
 def _deliver(x: Tensor, gx: Tensor, pending: dict, leaf_grads: dict, heap: list) -> None:
-    """Add ``gx`` to x's pending gradient; queue x's tape entry the first time."""
+    """Add ``gx`` to x's pending gradient (see accumulate.py); queue x's tape entry the first
+    time."""
     node = x._node
     if node is None:
         entry = leaf_grads.get(id(x))
-        leaf_grads[id(x)] = (x, gx if entry is None else entry[1] + gx)
+        leaf_grads[id(x)] = (x, sums.add(None if entry is None else entry[1], gx))
     elif node in pending:
-        pending[node] = pending[node] + gx
+        pending[node] = sums.add(pending[node], gx)
     else:
         pending[node] = gx
         heapq.heappush(heap, (-node.seq, x))
