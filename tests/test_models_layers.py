@@ -337,3 +337,32 @@ def test_layer_runs_on_each_device(device):
         out = layer(x)[0]
         out.sum().backward()
         assert out.device.startswith(device) and x.grad.device.startswith(device)
+
+
+# ------------------------------------------------------------------------- drawings
+@pytest.mark.parametrize("view", ["forward", "backward"])
+def test_a_fused_layer_draws_as_one_box_per_sweep_and_the_composed_one_per_step(view):
+    from tinygrad_rnn import viz
+    T = 5
+    x = tg.Tensor(np.ones((T, 1, 3)), requires_grad=True)
+    fused = viz.draw(make("lstm", bidirectional=True)(x)[0], view=view).source
+    if view == "forward":
+        assert fused.count("lstm sweep T=5, fused, l0 ") + fused.count("lstm sweep T=5, fused, l0\"") == 1
+        assert fused.count("lstm sweep T=5, fused, l0_reverse") == 1
+    else:
+        assert fused.count("lstm sweep backward: BPTT") == 2
+    assert "cluster" not in fused                         # no per-step clusters
+    composed = viz.draw(make("lstm", fused=False)(x)[0], view=view).source
+    assert composed.count("subgraph \"cluster_t=") == T and "sweep" not in composed
+
+
+@pytest.mark.parametrize("fused, wanted", [(True, "lstm sweep T=3, fused"), (False, "t=2")])
+def test_graph_command_draws_the_fused_sweep_or_the_composed_steps(tmp_path, fused, wanted):
+    import subprocess
+    import sys
+    args = [sys.executable, "-m", "tinygrad_rnn", "graph", "--steps", "3", "--view", "forward",
+            "--out", str(tmp_path)] + (["--fused"] if fused else [])
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    drawn = (tmp_path / "graph_forward.svg").read_text()
+    assert wanted in drawn and (("sweep" in drawn) == fused)

@@ -20,7 +20,7 @@ def register(subcommands, common) -> None:
     p.add_argument("--rolled", action="store_true", help="draw identical steps once ('x T')")
     p.add_argument("--gradients", action="store_true", help="colour tensors by log10 ||gradient||")
     p.add_argument("--verbose", action="store_true", help="show each op's VJP formula")
-    p.add_argument("--fused", action="store_true", help="fused cells: one node per time step")
+    p.add_argument("--fused", action="store_true", help="fused layer: one node per sweep (layer and direction)")
     p.add_argument("--frames", action="store_true", help="also write the backward step-through")
     p.add_argument("--format", default="svg", choices=("svg", "png", "pdf"))
     p.add_argument("--max-nodes", type=int, default=5000)
