@@ -68,3 +68,16 @@ def test_a_basic_slice_vjp_allocates_nothing():
     with tg.no_grad():                             # first-order backward runs without grad
         (g,) = y._node.backward(tg.Tensor(np.ones(3)), y)
     assert isinstance(g, SliceGrad) and g.shape == (100, 3) and g.data.shape == (3,)
+
+
+def test_a_slice_that_is_the_whole_tensor_is_not_copied_and_not_shared():
+    x = tg.Tensor(np.ones((1, 4)), requires_grad=True)
+    y = tg.Tensor(np.ones((1, 4)), requires_grad=True)
+    (x[0] * 2 + (x + y)[0]).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[3.0] * 4])
+    np.testing.assert_array_equal(y.grad.numpy(), [[1.0] * 4])
+    z = tg.Tensor(np.ones((1, 3)), requires_grad=True)
+    w = tg.Tensor(np.ones((1, 3)), requires_grad=True)
+    (z + w)[0].sum().backward()                    # one gradient, reshaped, for both leaves
+    z.grad.data[0, 0] = 5.0
+    assert w.grad.numpy()[0, 0] == 1.0

@@ -33,11 +33,24 @@ class SliceGrad:
         """The values (what anomaly checks read); the zeros around them are finite anyway."""
         return self.values.data
 
+    def covers_all(self) -> bool:
+        """True when the slice is the whole tensor (x[0] of a (1, ...) x): no zeros around it."""
+        return self.values.data.size == _count(self.shape)
+
     def dense(self):
         values = self.values.data
+        if self.covers_all():
+            return values.reshape(self.shape)          # a view: not ours to write into
         out = backend_for(values).xp.zeros(self.shape, dtype=values.dtype)
         out[self.index] = values
         return out
+
+
+def _count(shape: tuple) -> int:
+    count = 1
+    for size in shape:
+        count *= size
+    return count
 
 
 class Sum:
@@ -75,12 +88,13 @@ def add(total, g):
     if STATE.grad_enabled:                        # create_graph: differentiable tensor ops
         return finish(total) + finish(g)
     if not isinstance(total, Sum):
-        if isinstance(total, SliceGrad):
-            total = Sum(total.dense())
+        base = total.dense() if isinstance(total, SliceGrad) else total.data
+        if owned(total):
+            total = Sum(base)
         elif isinstance(g, Tensor):
-            return Sum(total.data + g.data)
-        else:
-            total = Sum(total.data.copy())        # not ours to write into: copy once
+            return Sum(base + g.data)
+        else:                                     # not ours to write into: copy once
+            total = Sum(base.copy())
     return total.add(g)
 
 
@@ -98,4 +112,4 @@ def finish(total):
 
 def owned(total) -> bool:
     """True when the finished total is an array nothing else refers to (no copy needed)."""
-    return isinstance(total, (Sum, SliceGrad))
+    return isinstance(total, Sum) or (isinstance(total, SliceGrad) and not total.covers_all())
