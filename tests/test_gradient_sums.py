@@ -81,3 +81,26 @@ def test_a_slice_that_is_the_whole_tensor_is_not_copied_and_not_shared():
     (z + w)[0].sum().backward()                    # one gradient, reshaped, for both leaves
     z.grad.data[0, 0] = 5.0
     assert w.grad.numpy()[0, 0] == 1.0
+
+
+def test_a_matrix_used_in_many_products_sums_its_gradient_as_one_product():
+    rng = np.random.default_rng(1)
+    w = tg.Tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    xs = [rng.standard_normal((2, 3)) for _ in range(5)]
+    loss = sum(((tg.Tensor(x) @ w) ** 2).sum() for x in xs) + (w * w).sum()
+    loss.backward()
+    expected = sum(2 * x.T @ (x @ w.numpy()) for x in xs) + 2 * w.numpy()
+    np.testing.assert_allclose(w.grad.numpy(), expected, rtol=1e-12)
+
+
+def test_product_gradients_join_into_blocks_of_one_matmul():
+    from tinygrad_rnn.accumulate import ProductGrad
+    rng = np.random.default_rng(2)
+    pairs = [(rng.standard_normal((4, 3)), rng.standard_normal((4, 5))) for _ in range(6)]
+    with tg.no_grad():
+        total = None
+        for a, g in pairs:
+            total = add(total, ProductGrad(a, g))
+        assert isinstance(total, Sum) and len(total.products.pairs) == 6   # still one block
+        got = finish(total).numpy()
+    np.testing.assert_allclose(got, sum(a.T @ g for a, g in pairs), rtol=1e-12)

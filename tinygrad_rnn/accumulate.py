@@ -10,8 +10,12 @@ ops, so it is itself differentiable):
   for O(T) numbers. ``GetItem`` hands back a ``SliceGrad`` instead (the index and gy, nothing
   allocated), and the sum writes each into one buffer (HIPS autograd's idea).
 * **repeated sums.** After the first addition the total is a buffer backward owns (``Sum``),
-  so later gradients are added into it in place, not into a new array each time (a weight used
-  at T time steps gets T in-place additions, not T allocations).
+  so later gradients are added into it in place, not into a new array each time.
+* **a matrix used in many products.** W in x_t @ W at T time steps gets sum_t x_t^T g_t: T
+  thin matmuls (inner size B) and T additions of a W-sized array. ``MatMul`` hands back a
+  ``ProductGrad`` (the pair x_t, g_t) instead, and the sum stacks the pairs and runs
+  [x_1 .. x_T]^T [g_1 .. g_T], one matmul over all their rows (in blocks of ~8 MB, so the
+  pairs held at once stay small).
 """
 from __future__ import annotations
 
@@ -53,14 +57,61 @@ def _count(shape: tuple) -> int:
     return count
 
 
-class Sum:
-    """A running total in an array that backward allocated itself, so it may add in place."""
-    __slots__ = ("array",)
+class ProductGrad:
+    """sum over ``pairs`` (a, g) of a^T @ g (a (rows, K), g (rows, N)): the gradient of W in
+    a @ W, kept lazy so that the products of one matrix are summed as one matmul."""
+    __slots__ = ("pairs",)
+    block_bytes = 8 * 2**20             # stack at most this much before multiplying
 
-    def __init__(self, array):
-        self.array = array
+    def __init__(self, a, g):
+        self.pairs = [(a, g)]
+
+    @property
+    def data(self):
+        return self.dense()
+
+    @property
+    def shape(self) -> tuple:
+        a, g = self.pairs[0]
+        return (a.shape[1], g.shape[1])
+
+    def joins(self, other) -> bool:
+        (a, g), (b, h) = self.pairs[0], other.pairs[0]
+        return a.shape[1:] == b.shape[1:] and g.shape[1:] == h.shape[1:] and \
+            a.dtype == b.dtype and g.dtype == h.dtype
+
+    def full(self) -> bool:
+        return sum(a.nbytes + g.nbytes for a, g in self.pairs) >= self.block_bytes
+
+    def dense(self):
+        if len(self.pairs) == 1:
+            a, g = self.pairs[0]
+            return a.T @ g
+        xp = backend_for(self.pairs[0][0]).xp
+        a = xp.concatenate([a for a, _ in self.pairs])
+        g = xp.concatenate([g for _, g in self.pairs])
+        return a.T @ g
+
+
+class Sum:
+    """A running total in an array that backward allocated itself, so it may add in place;
+    products still to multiply wait in ``products`` (a block of a ProductGrad)."""
+    __slots__ = ("array", "products")
+
+    def __init__(self, array=None, products=None):
+        self.array, self.products = array, products
 
     def add(self, g) -> "Sum":
+        if isinstance(g, ProductGrad):
+            if self.products is not None and self.products.joins(g):
+                self.products.pairs.extend(g.pairs)
+            else:
+                self.flush()
+                self.products = g
+            if self.products.full():
+                self.flush()
+            return self
+        self.flush()
         if isinstance(g, SliceGrad):
             values = g.values.data
             if _fits(self.array, values):
@@ -69,11 +120,27 @@ class Sum:
             g = g.dense()
         else:
             g = g.data
+        self._add_array(g)
+        return self
+
+    def flush(self) -> None:
+        """Multiply the waiting products into the array."""
+        if self.products is not None:
+            product, self.products = self.products.dense(), None
+            if self.array is None:
+                self.array = product
+            else:
+                self._add_array(product)
+
+    def _add_array(self, g) -> None:
         if g.shape == self.array.shape and _fits(self.array, g):
             self.array += g
         else:                                     # a dtype promotion or a broadcast: a new sum
             self.array = self.array + g
-        return self
+
+    def result(self):
+        self.flush()
+        return self.array
 
 
 def _fits(total, g) -> bool:
@@ -82,12 +149,15 @@ def _fits(total, g) -> bool:
 
 
 def add(total, g):
-    """total + g, where total is None (the first gradient), a Tensor, a SliceGrad or a Sum."""
+    """total + g, where total is None (the first gradient), a Tensor, a SliceGrad, a
+    ProductGrad or a Sum."""
     if total is None:
         return g
     if STATE.grad_enabled:                        # create_graph: differentiable tensor ops
         return finish(total) + finish(g)
-    if not isinstance(total, Sum):
+    if isinstance(total, ProductGrad):
+        total = Sum(products=total)
+    elif not isinstance(total, Sum):
         base = total.dense() if isinstance(total, SliceGrad) else total.data
         if owned(total):
             total = Sum(base)
@@ -101,7 +171,9 @@ def add(total, g):
 def finish(total):
     """The total as a Tensor (None stays None)."""
     if isinstance(total, Sum):
-        return Tensor._make(total.array)
+        return Tensor._make(total.result())
+    if isinstance(total, ProductGrad):
+        return Tensor._make(total.dense())
     if isinstance(total, SliceGrad):
         if STATE.grad_enabled:
             from .ops.shape import IndexAdd
@@ -112,4 +184,6 @@ def finish(total):
 
 def owned(total) -> bool:
     """True when the finished total is an array nothing else refers to (no copy needed)."""
-    return isinstance(total, Sum) or (isinstance(total, SliceGrad) and not total.covers_all())
+    if isinstance(total, SliceGrad):
+        return not total.covers_all()
+    return isinstance(total, (Sum, ProductGrad))
