@@ -10,13 +10,14 @@ from ._arrays import kernel_or_xp, sigmoid_
 from ._params import check_input, uniform_parameter, zeros_state
 
 
-def gru_step(xg, h_prev, weight_hh, bias_hh=None, reset_after: bool = True):
-    """One GRU step from xg = W_ih x_t + b_ih (B, 3H), gates [r z n]; returns h_t. The reset
-    gate multiplies W_hn h_{t-1} + b_hn (``reset_after``, PyTorch's form) or h_{t-1} itself."""
+def gru_step(xg, h_prev, w_hh_t, bias_hh=None, reset_after: bool = True):
+    """One GRU step from xg = W_ih x_t + b_ih (B, 3H), gates [r z n], and w_hh_t = W_hh^T
+    (transposed once for all steps); returns h_t. The reset gate multiplies W_hn h_{t-1} + b_hn
+    (``reset_after``, PyTorch's form) or h_{t-1} itself."""
     H = h_prev.shape[-1]
     xr, xz, xn = xg.chunk(3, dim=-1)
-    w_rz, w_n = (weight_hh, None) if reset_after else (weight_hh[:2 * H], weight_hh[2 * H:])
-    hg = h_prev @ w_rz.mT
+    w_rz, w_n = (w_hh_t, None) if reset_after else (w_hh_t[:, :2 * H], w_hh_t[:, 2 * H:])
+    hg = h_prev @ w_rz
     b_rz, b_n = (bias_hh, None) if reset_after or bias_hh is None else (bias_hh[:2 * H],
                                                                          bias_hh[2 * H:])
     if b_rz is not None:
@@ -27,7 +28,7 @@ def gru_step(xg, h_prev, weight_hh, bias_hh=None, reset_after: bool = True):
     if reset_after:
         n = (xn + r * hg[..., 2 * H:]).tanh()
     else:
-        hn = (r * h_prev) @ w_n.mT
+        hn = (r * h_prev) @ w_n
         if b_n is not None:
             hn = hn + b_n
         n = (xn + hn).tanh()
@@ -74,7 +75,7 @@ class GRUCell(Module):
         xg = x @ self.weight_ih.mT
         if self.bias_ih is not None:
             xg = xg + self.bias_ih
-        return gru_step(xg, h, self.weight_hh, self.bias_hh, self.reset_after)
+        return gru_step(xg, h, self.weight_hh.mT, self.bias_hh, self.reset_after)
 
     def extra_repr(self) -> str:
         extra = "" if self.reset_after else ", reset_after=False"

@@ -10,11 +10,12 @@ from ._arrays import kernel_or_xp, sigmoid_
 from ._params import check_input, uniform_parameter, zeros_state
 
 
-def lstm_step(xg, state, weight_hh):
-    """One LSTM step from xg = W_ih x_t + b_ih + b_hh (B, 4H) and state = (h_{t-1}, c_{t-1});
-    returns (h_t, c_t). Gates in PyTorch's order [i f g o]; each op is its own tape entry."""
+def lstm_step(xg, state, w_hh_t):
+    """One LSTM step from xg = W_ih x_t + b_ih + b_hh (B, 4H), state = (h_{t-1}, c_{t-1}) and
+    w_hh_t = W_hh^T (transposed once for all steps, so that its gradient is one sum); returns
+    (h_t, c_t). Gates in PyTorch's order [i f g o]; each op is its own tape entry."""
     h_prev, c_prev = state
-    pre = xg + h_prev @ weight_hh.mT
+    pre = xg + h_prev @ w_hh_t
     i, f, g, o = pre.chunk(4, dim=-1)
     i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
     c = f * c_prev + i * g
@@ -58,7 +59,7 @@ class LSTMCell(Module):
         xg = x @ self.weight_ih.mT
         if self.bias_ih is not None:
             xg = xg + (self.bias_ih + self.bias_hh)
-        return lstm_step(xg, state, self.weight_hh)
+        return lstm_step(xg, state, self.weight_hh.mT)
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}"

@@ -168,10 +168,11 @@ class RecurrentLayer(Module):
             last = 0 if reverse else T - 1
             return out[0], [out[k, last] for k in range(self.state_kinds)]
         xg = self._project(x, w_ih, self._input_bias(b_ih, b_hh))
+        w_hh_t = w_hh.mT                     # once: every step's share of dW_hh sums in one place
         outputs = [None] * T
         for t in (range(T - 1, -1, -1) if reverse else range(T)):
             with tg.scope(_step_name(t, label)):
-                state = self._cell_step(xg[t], state, w_hh, b_hh)
+                state = self._cell_step(xg[t], state, w_hh_t, b_hh)
             outputs[t] = state[0]
         return F.stack(outputs, 0), state
 
@@ -221,8 +222,8 @@ class RNN(RecurrentLayer):
     def _fused_sweep(self, reverse: bool, label):
         return fused.RNNSweep(reverse, label, relu=self.nonlinearity == "relu")
 
-    def _cell_step(self, xg_t, state, w_hh, b_hh) -> list:
-        return [rnn_step(xg_t, state[0], w_hh, self.nonlinearity)]
+    def _cell_step(self, xg_t, state, w_hh_t, b_hh) -> list:
+        return [rnn_step(xg_t, state[0], w_hh_t, self.nonlinearity)]
 
     def extra_repr(self) -> str:
         extra = ", nonlinearity='relu'" if self.nonlinearity == "relu" else ""
@@ -253,8 +254,8 @@ class LSTM(RecurrentLayer):
     def _fused_sweep(self, reverse: bool, label):
         return fused.LSTMSweep(reverse, label)
 
-    def _cell_step(self, xg_t, state, w_hh, b_hh) -> list:
-        return list(lstm_step(xg_t, state, w_hh))
+    def _cell_step(self, xg_t, state, w_hh_t, b_hh) -> list:
+        return list(lstm_step(xg_t, state, w_hh_t))
 
 
 class GRU(RecurrentLayer):
@@ -275,5 +276,5 @@ class GRU(RecurrentLayer):
     def _fused_sweep(self, reverse: bool, label):
         return fused.GRUSweep(reverse, label)
 
-    def _cell_step(self, xg_t, state, w_hh, b_hh) -> list:
-        return [gru_step(xg_t, state[0], w_hh, b_hh)]
+    def _cell_step(self, xg_t, state, w_hh_t, b_hh) -> list:
+        return [gru_step(xg_t, state[0], w_hh_t, b_hh)]

@@ -8,9 +8,10 @@ from tinygrad_rnn.nn import Module
 from ._params import check_input, uniform_parameter, zeros_state
 
 
-def rnn_step(xg, h_prev, weight_hh, nonlinearity: str = "tanh"):
-    """h_t = phi(xg + W_hh h_{t-1}), xg = W_ih x_t + b_ih + b_hh, phi = tanh or relu."""
-    pre = xg + h_prev @ weight_hh.mT
+def rnn_step(xg, h_prev, w_hh_t, nonlinearity: str = "tanh"):
+    """h_t = phi(xg + h_{t-1} W_hh^T), xg = W_ih x_t + b_ih + b_hh, w_hh_t = W_hh^T (transposed
+    once for all steps), phi = tanh or relu."""
+    pre = xg + h_prev @ w_hh_t
     if nonlinearity == "tanh":
         return pre.tanh()
     if nonlinearity == "relu":
@@ -52,7 +53,7 @@ class RNNCell(Module):
         xg = x @ self.weight_ih.mT
         if self.bias_ih is not None:
             xg = xg + (self.bias_ih + self.bias_hh)
-        return rnn_step(xg, h, self.weight_hh, self.nonlinearity)
+        return rnn_step(xg, h, self.weight_hh.mT, self.nonlinearity)
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, nonlinearity={self.nonlinearity!r}"
