@@ -13,6 +13,11 @@ def kernel_or_xp(name: str, array):
     return backend.kernel(name), backend.xp
 
 
+def xp_of(array):
+    """numpy or cupy: the module that owns ``array`` (for steps with no kernel of their own)."""
+    return backend_for(array).xp
+
+
 def sigmoid_(xp, x) -> None:
     """x <- sigma(x) in place, as 0.5 tanh(x/2) + 0.5 (never overflows; the core's Sigmoid too)."""
     x *= 0.5

@@ -42,7 +42,8 @@ from tinygrad_rnn.function import Function, needs_grad
 from tinygrad_rnn.state import STATE
 from tinygrad_rnn.tensor import Tensor
 
-from .gru_cell import gru_pointwise, gru_pointwise_backward
+from .gru_cell import (gru_original_backward, gru_original_backward_reset, gru_original_gates,
+                       gru_original_output, gru_pointwise, gru_pointwise_backward)
 from .lstm_cell import lstm_pointwise, lstm_pointwise_backward
 
 
@@ -103,9 +104,10 @@ class _Sweep(Function):
         """h_{t-1} of every step, in time order: (T, B, H), contiguous."""
         return states[0, 1:] if self.reverse else states[0, :-1]
 
-    def input_grads(self, dxg, dhg, carries, biases: tuple) -> list:
+    def input_grads(self, dxg, dhg, carries, biases: tuple, dw_hh=None) -> list:
         """Every input's gradient from dXG (T, B, G), dHG (the part through W_hh; the same array
-        but for the GRU) and the carries into the initial states."""
+        but for the GRU) and the carries into the initial states; ``dw_hh(flat_h)``, when
+        given, computes W_hh's gradient (the original GRU's is not dHG^T H)."""
         x, w_ih, w_hh = self.inputs[:3]
         _, states = self.saved[0], self.saved[-1]
         T, B, I = x.shape
@@ -116,8 +118,9 @@ class _Sweep(Function):
         if needs_grad(w_ih):
             grads[1] = Tensor._make(flat_x.T @ x.data.reshape(T * B, I))
         if needs_grad(w_hh):
-            previous = self.previous(states)
-            grads[2] = Tensor._make(flat_h.T @ previous.reshape(T * B, previous.shape[-1]))
+            previous = self.previous(states).reshape(T * B, -1)
+            grads[2] = Tensor._make(flat_h.T @ previous if dw_hh is None else dw_hh(flat_h,
+                                                                                     previous))
         for k, carry in enumerate(carries):
             if carry is not None and needs_grad(self.inputs[3 + k]):
                 grads[3 + k] = Tensor._make(carry)
@@ -223,6 +226,73 @@ class GRUSweep(_Sweep):
             if carry:
                 dh += dhg[t] @ w_hh
         return self.input_grads(dxg, dhg, (dh,), self.inputs[4:])
+
+
+class GRUOriginalSweep(_Sweep):
+    """The GRU over a sequence in Cho et al.'s original form (``reset_after=False``):
+
+        [r z] = sigma(xg_rz + W_h[rz] h_{t-1} + b_h[rz]),  q = r h_{t-1},
+        n = tanh(xg_n + W_hn q + b_hn),  h_t = (1 - z) n + z h_{t-1}.
+
+    BPTT: dn_pre = dh (1-z)(1-n^2), dz_pre = dh (h_{t-1} - n) z(1-z), dq = dn_pre W_hn,
+    dr_pre = dq h_{t-1} r(1-r), dh_{t-1} = dh z + dq r + [dr_pre dz_pre] W_h[rz];
+    dW_h[rz] = [dR dZ]^T H, dW_hn = dN^T Q, db_hh = db_ih = sum of [dr dz dn]. Saved: [r z n]
+    (written over XG), q of every step, and the states."""
+    __slots__ = ()
+    name = "gru sweep"
+    formula = ("BPTT: dn, dz = gru_grads(dh_t); dq = dn W_hn; dr = dq h r(1-r); "
+               "dh_{t-1} = dh z + dq r + [dr dz] W_h[rz]")
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + ", reset_after=False"
+
+    def forward(self, x, w_ih, w_hh, h0, *biases):
+        b_ih, b_hh = biases if biases else (None, None)
+        xp, acts, states = self.start(x, w_ih, w_hh, (h0,), b_ih)
+        H = w_hh.shape[1]
+        q = xp.empty(self.previous(states).shape, dtype=acts.dtype)      # (T, B, H)
+        hg_rz = xp.empty((acts.shape[1], 2 * H), dtype=acts.dtype)
+        hn = xp.empty((acts.shape[1], H), dtype=acts.dtype)
+        w_rz, w_n = w_hh[:2 * H].T, w_hh[2 * H:].T
+        for t in self.order(x.shape[0]):
+            read, write = self.slots(t)
+            xp.matmul(states[0, read], w_rz, out=hg_rz)
+            if b_hh is not None:
+                hg_rz += b_hh[:2 * H]
+            gru_original_gates(acts[t], hg_rz, states[0, read], q[t])
+            xp.matmul(q[t], w_n, out=hn)
+            if b_hh is not None:
+                hn += b_hh[2 * H:]
+            gru_original_output(acts[t], hn, states[0, read], states[0, write])
+        self.saved = (acts, q, states)
+        return self.outputs(states)
+
+    def backward(self, gy, y):
+        _first_order_only(self.name)
+        acts, q, states = self.saved
+        w_hh = self.inputs[2].data
+        xp, g = backend_for(acts).xp, gy.data
+        H = q.shape[-1]
+        w_rz, w_n = w_hh[:2 * H], w_hh[2 * H:]
+        dxg = xp.empty_like(acts)
+        dh = None
+        for t, carry in self.backward_steps(acts.shape[0]):
+            read, _ = self.slots(t)
+            h_prev = states[0, read]
+            dh_t = _carry(g[0, t], dh)
+            gru_original_backward(acts[t], h_prev, dh_t, dxg[t])
+            dq = dxg[t, :, 2 * H:] @ w_n
+            dh = xp.empty_like(dh_t)
+            gru_original_backward_reset(acts[t], h_prev, dh_t, dq, dxg[t], dh)
+            if carry:
+                dh += dxg[t, :, :2 * H] @ w_rz
+
+        def dw_hh(flat, previous):
+            dw = xp.empty(w_hh.shape, dtype=flat.dtype)
+            xp.matmul(flat[:, :2 * H].T, previous, out=dw[:2 * H])
+            xp.matmul(flat[:, 2 * H:].T, q.reshape(previous.shape), out=dw[2 * H:])
+            return dw
+        return self.input_grads(dxg, dxg, (dh,), self.inputs[4:], dw_hh)
 
 
 class RNNSweep(_Sweep):

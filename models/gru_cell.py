@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tinygrad_rnn.nn import Module
 
-from ._arrays import kernel_or_xp, sigmoid_
+from ._arrays import kernel_or_xp, sigmoid_, xp_of
 from ._params import check_input, uniform_parameter, zeros_state
 
 
@@ -121,3 +121,48 @@ def gru_pointwise_backward(acts, hn, h_prev, dh, dxg_out, dhn_out, dh_prev_out) 
     xp.multiply(dn * hn, r * (1 - r), out=dr)
     xp.multiply(dn, r, out=dhn_out)
     xp.multiply(dh, z, out=dh_prev_out)
+
+
+# ------------------------------------------ the original form's step on arrays (fused), in two
+# halves around the matmul W_hn (r * h_{t-1}) that the reset gate's output feeds
+def gru_original_gates(xg, hg_rz, h_prev, q_out) -> None:
+    """[r z] = sigma(xg_rz + hg_rz), written over xg's first 2H columns; q_out = r h_{t-1}."""
+    xp = xp_of(xg)
+    H = h_prev.shape[-1]
+    rz = xg[:, :2 * H]
+    rz += hg_rz
+    sigmoid_(xp, rz)
+    xp.multiply(xg[:, :H], h_prev, out=q_out)
+
+
+def gru_original_output(xg, hn, h_prev, h_out) -> None:
+    """n = tanh(xg_n + hn), hn = W_hn (r h_{t-1}) + b_hn, written over xg's last H columns;
+    h_out = (1 - z) n + z h_{t-1}."""
+    xp = xp_of(xg)
+    H = h_prev.shape[-1]
+    n = xg[:, 2 * H:]
+    n += hn
+    xp.tanh(n, out=n)
+    xp.subtract(h_prev, n, out=h_out)
+    h_out *= xg[:, H:2 * H]
+    h_out += n
+
+
+def gru_original_backward(acts, h_prev, dh, dxg_out) -> None:
+    """dz_pre = dh (h_{t-1} - n) z(1-z), dn_pre = dh (1-z)(1-n^2) into dxg_out's [z n] parts."""
+    xp = xp_of(acts)
+    H = h_prev.shape[-1]
+    z, n = acts[:, H:2 * H], acts[:, 2 * H:]
+    xp.multiply(dh * (h_prev - n), z * (1 - z), out=dxg_out[:, H:2 * H])
+    xp.multiply(dh * (1 - z), 1 - n * n, out=dxg_out[:, 2 * H:])
+
+
+def gru_original_backward_reset(acts, h_prev, dh, dq, dxg_out, dh_prev_out) -> None:
+    """From dq = dL/d(r h_{t-1}) = dn_pre W_hn: dr_pre = dq h_{t-1} r(1-r) into dxg_out's r part,
+    and the direct paths of dL/dh_{t-1}, dh z + dq r, into dh_prev_out."""
+    xp = xp_of(acts)
+    H = h_prev.shape[-1]
+    r, z = acts[:, :H], acts[:, H:2 * H]
+    xp.multiply(dq * h_prev, r * (1 - r), out=dxg_out[:, :H])
+    xp.multiply(dh, z, out=dh_prev_out)
+    dh_prev_out += dq * r

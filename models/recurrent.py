@@ -266,15 +266,29 @@ class GRU(RecurrentLayer):
         n_t = tanh (W_in x_t + b_in + r_t * (W_hn h_{t-1} + b_hn))
         h_t = (1 - z_t) * n_t + z_t * h_{t-1}
 
+    With ``reset_after=False`` (not in PyTorch's layer; ``GRUCell``'s option), Cho et al.'s
+    original form: n_t = tanh(W_in x_t + b_in + W_hn (r_t * h_{t-1}) + b_hn).
     ``gru(x, h_0=None)`` returns (output, h_n).
     """
     gates = 3
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 fused: bool = True, device=None, dtype=None, reset_after: bool = True):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, fused, device, dtype)
+        self.reset_after = reset_after
 
     def _input_bias(self, b_ih, b_hh):
         return b_ih
 
     def _fused_sweep(self, reverse: bool, label):
-        return fused.GRUSweep(reverse, label)
+        if self.reset_after:
+            return fused.GRUSweep(reverse, label)
+        return fused.GRUOriginalSweep(reverse, label)
 
     def _cell_step(self, xg_t, state, w_hh_t, b_hh) -> list:
-        return [gru_step(xg_t, state[0], w_hh_t, b_hh)]
+        return [gru_step(xg_t, state[0], w_hh_t, b_hh, self.reset_after)]
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + ("" if self.reset_after else ", reset_after=False")

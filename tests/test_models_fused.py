@@ -13,8 +13,8 @@ from tinygrad_rnn.models.lstm_cell import lstm_pointwise, lstm_pointwise_backwar
 
 import numpy_rnn_reference as ref
 
-LAYERS = {"lstm": (LSTM, {}), "gru": (GRU, {}), "rnn_tanh": (RNN, {}),
-          "rnn_relu": (RNN, {"nonlinearity": "relu"})}
+LAYERS = {"lstm": (LSTM, {}), "gru": (GRU, {}), "gru_original": (GRU, {"reset_after": False}),
+          "rnn_tanh": (RNN, {}), "rnn_relu": (RNN, {"nonlinearity": "relu"})}
 
 
 def run(kind, fused, state_dict, x, h0, c0, weights, config, device="cpu"):

@@ -16,6 +16,8 @@ KINDS = {
     "rnn_tanh": (RNN, {}),
     "rnn_relu": (RNN, {"nonlinearity": "relu"}),
 }
+# also Cho et al.'s original GRU (reset_after=False), which PyTorch's layer has not
+ALL_KINDS = dict(KINDS, gru_original=(GRU, {"reset_after": False}))
 CONFIGS = [
     dict(num_layers=2, bidirectional=True, batch_first=True),
     dict(num_layers=2, bias=False),
@@ -25,7 +27,7 @@ CONFIGS = [
 
 
 def make(kind, fused=True, input_size=3, hidden_size=4, dtype="float64", **config):
-    cls, extra = KINDS[kind]
+    cls, extra = ALL_KINDS[kind]
     return cls(input_size, hidden_size, fused=fused, dtype=dtype, **extra, **config)
 
 
@@ -143,7 +145,7 @@ def test_layer_matches_numpy_equations_and_their_numeric_gradients(kind, fused):
 
 
 # --------------------------------------------------------------------------- gradcheck
-@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("kind", list(ALL_KINDS))
 @pytest.mark.parametrize("fused", [True, False], ids=["fused", "composed"])
 def test_layer_gradcheck(kind, fused):
     rng = np.random.default_rng(3)
@@ -366,3 +368,20 @@ def test_graph_command_draws_the_fused_sweep_or_the_composed_steps(tmp_path, fus
     assert done.returncode == 0, done.stderr
     drawn = (tmp_path / "graph_forward.svg").read_text()
     assert wanted in drawn and (("sweep" in drawn) == fused)
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "composed"])
+def test_original_gru_layer_runs_the_original_gru_cell_at_every_step(fused):
+    from tinygrad_rnn.models import GRUCell
+    rng = np.random.default_rng(12)
+    cell = GRUCell(3, 4, reset_after=False, dtype="float64")
+    layer = GRU(3, 4, reset_after=False, fused=fused, dtype="float64")
+    layer.load_state_dict({k + "_l0": v for k, v in cell.state_dict().items()})
+    assert "reset_after=False" in repr(layer)
+    x = tg.Tensor(rng.standard_normal((4, 2, 3)))
+    h = tg.Tensor(rng.standard_normal((2, 4)))
+    out, h_n = layer(x, h.unsqueeze(0))
+    for t in range(4):
+        h = cell(x[t], h)
+        np.testing.assert_allclose(out[t].numpy(), h.numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(h_n[0].numpy(), h.numpy(), rtol=1e-12, atol=1e-14)
