@@ -88,7 +88,9 @@ def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pend
         while heap:
             _, y = heapq.heappop(heap)
             node = y._node
-            gy = sums.finish(pending.pop(node))
+            gy = pending.pop(node)
+            if type(gy) is not Tensor:            # a lazy sum (accumulate.py)
+                gy = sums.finish(gy)
             if node.inputs is None:
                 raise BackwardError(
                     f"backward through {node.name} (tape entry %{node.seq}) a second time: its "
