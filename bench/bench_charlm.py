@@ -4,7 +4,7 @@ NumPy step (bench/numpy_charlm.py) and PyTorch's nn.LSTM / nn.GRU / nn.RNN, all 
 The step: vocabulary 65, one-hot (T, B, 65) float32 input, one recurrent layer of width H, a
 linear read-out to 65 logits, mean cross-entropy over all B*T positions, forward + backward +
 SGD update. Sizes (B, T, H): (32, 32, 128), (32, 64, 256), (64, 64, 512); cells LSTM, GRU, RNN
-(tanh), each fused (one tape entry per sweep) and composed (``fused=False``: the cell's ~15 core
+(tanh), each fused (one tape entry per sweep) and composed (``fused=False``: the cell's ~12 core
 ops per time step). Memory: the peak RSS (``ru_maxrss``) of a fresh process that builds one
 implementation and runs 50 consecutive training steps, next to the NumPy step's.
 

@@ -106,10 +106,10 @@ class _Sweep(Function):
 
     def input_grads(self, dxg, dhg, carries, biases: tuple, dw_hh=None) -> list:
         """Every input's gradient from dXG (T, B, G), dHG (the part through W_hh; the same array
-        but for the GRU) and the carries into the initial states; ``dw_hh(flat_h)``, when
+        but for the GRU) and the carries into the initial states; ``dw_hh(flat_h, H)``, when
         given, computes W_hh's gradient (the original GRU's is not dHG^T H)."""
         x, w_ih, w_hh = self.inputs[:3]
-        _, states = self.saved[0], self.saved[-1]
+        states = self.saved[-1]
         T, B, I = x.shape
         flat_x, flat_h = dxg.reshape(T * B, -1), dhg.reshape(T * B, -1)
         grads = [None] * len(self.inputs)
