@@ -166,7 +166,7 @@ def peak_rss_mb(name: str, cell: str, B: int, T: int, H: int, threads: int) -> f
 
 
 def run(sizes, cells, repeats: int, composed_cells, memory: bool, stat: str = "median",
-        use_torch: bool = True, pause: float = 0.2, threads: int = 2):
+        use_torch: bool = True, pause: float = 0.2, threads: int = 2, min_seconds: float = 1.0):
     torch = None
     if use_torch:
         try:
@@ -184,7 +184,10 @@ def run(sizes, cells, repeats: int, composed_cells, memory: bool, stat: str = "m
             first = {name: fn(x, y) for name, fn in impls.items()}   # same weights: same loss
             spread = max(first.values()) - min(first.values())
             times = {name: [] for name in impls}
-            for _ in range(repeats):                                  # interleaved
+            # short steps are preempted more often on a shared machine than they run: take
+            # more samples of them, so that --stat min finds undisturbed ones
+            slowest = max(timed(fn, x, y) for fn in impls.values()) / 1e3
+            for _ in range(max(repeats, min(100, int(min_seconds / slowest)))):  # interleaved
                 for name, fn in impls.items():
                     times[name].append(timed(fn, x, y, pause))
             pick = min if stat == "min" else statistics.median
@@ -232,6 +235,8 @@ def main(argv=None):
     parser.add_argument("--pause", type=float, default=0.2,
                         help="seconds of sleep before each timed step, so that one library's "
                              "spinning worker threads (OpenMP, OpenBLAS) do not slow the next")
+    parser.add_argument("--min-seconds", type=float, default=1.0,
+                        help="repeat short steps until the slowest has had this long (max 100)")
     parser.add_argument("--child", help=argparse.SUPPRESS)   # one implementation's peak RSS
     args = parser.parse_args(argv)
     sizes = SIZES if args.sizes == "all" else [
@@ -240,11 +245,11 @@ def main(argv=None):
     if args.child:
         return child_peak_rss(args.child, cells[0], *sizes[0], args.threads)
     composed = [] if args.composed == "none" else args.composed.split(",")
-    print(f"tinygrad_rnn char-LM step, float32, vocab {VOCAB}, {args.stat} of {args.repeats} "
-          "interleaved runs")
+    print(f"tinygrad_rnn char-LM step, float32, vocab {VOCAB}, {args.stat} of >= {args.repeats} "
+          f"interleaved runs (up to 100 for steps shorter than {args.min_seconds:g} s / repeats)")
     print(HEADER)
     run(sizes, cells, args.repeats, composed, not args.no_memory, args.stat, not args.no_torch,
-        args.pause, args.threads)
+        args.pause, args.threads, args.min_seconds)
 
 
 if __name__ == "__main__":
