@@ -51,12 +51,17 @@ class _Sweep(Function):
     """Inputs (X, W_ih, W_hh, *initial states (K), *biases (b_ih, b_hh, or none)) -> (K, T, B, H).
     ``saved`` holds what backward reads: the states (K, T+1, B, H), with slot 0 (slot T when
     reverse) the initial one, and the cell's activations."""
-    __slots__ = ("reverse", "label", "steps", "saved")
+    __slots__ = ("reverse", "label", "steps", "saved", "state_norms")
     kinds = 1
     uses_output = True
+    # what dL/dstate_t means at each step, for the drawings: an LSTM's c part is the gradient
+    # from step t+1 only (c_t's path through h_t = o tanh(c_t) is inside the step's VJP)
+    state_names: tuple = ("h_t",)
 
     def __init__(self, reverse: bool = False, label: str | None = None):
         self.reverse, self.label, self.steps, self.saved = reverse, label, 0, None
+        # set to {} by whoever wants the per-step ||dL/dh_t|| (viz); filled by backward
+        self.state_norms: dict | None = None
 
     def extra_repr(self) -> str:
         where = "" if self.label is None else f", {self.label}"
@@ -133,6 +138,17 @@ class _Sweep(Function):
                 grads[b_hh] = Tensor._make(db_ih.copy() if dhg is dxg else flat_h.sum(axis=0))
         return grads
 
+    def step_name(self, t: int) -> str:
+        """Step t's name, as the composed layer's ``tg.scope`` names it."""
+        return step_name(t, self.label)
+
+    def note_state_grads(self, t: int, *grads) -> None:
+        """Keep ||dL/dstate_t|| of step t when asked (``state_norms`` is a dict): the sweep's
+        BPTT is the only place the per-step state gradients exist."""
+        if self.state_norms is not None:
+            xp = backend_for(grads[0]).xp
+            self.state_norms[t] = [float(xp.sqrt((g * g).sum())) for g in grads]
+
     def backward_steps(self, T: int) -> list:
         """(t, whether dL/dh_{t-1} is needed) from the sweep's last step to its first."""
         initial = any(needs_grad(s) for s in self.inputs[3:3 + self.kinds])
@@ -147,6 +163,11 @@ def _first_order_only(name: str) -> None:
             "backward is itself differentiable) to take gradients of gradients")
 
 
+def step_name(t: int, label: str | None) -> str:
+    """``t=3`` (``t=3/l1_reverse`` in a multi-layer or bidirectional layer)."""
+    return f"t={t}" if label is None else f"t={t}/{label}"
+
+
 def _carry(g, carry):
     """dL/dh_t: the output's gradient plus what step t+1 sends back (read, never written)."""
     return g if carry is None else g + carry
@@ -157,6 +178,7 @@ class LSTMSweep(_Sweep):
     step (written over XG, which is this entry's own array) and the states (h, c)."""
     __slots__ = ()
     kinds = 2
+    state_names = ("h_t", "c_t (from t+1)")
     name = "lstm sweep"
     formula = "BPTT: dpre_t = lstm_grads(dh_t, dc_t); dh_{t-1} = dpre_t W_hh; dW_hh = dPRE^T H"
 
@@ -178,6 +200,7 @@ class LSTMSweep(_Sweep):
         for t, carry in self.backward_steps(acts.shape[0]):
             read, write = self.slots(t)
             dh_t, dc_t = _carry(g[0, t], dh), _carry(g[1, t], dc)
+            self.note_state_grads(t, dh_t, dc_t)
             dc = xp.empty_like(dh_t)
             lstm_pointwise_backward(acts[t], states[1, read], states[1, write], dh_t, dc_t,
                                     dpre[t], dc)
@@ -219,6 +242,7 @@ class GRUSweep(_Sweep):
         for t, carry in self.backward_steps(acts.shape[0]):
             read, _ = self.slots(t)
             dh_t = _carry(g[0, t], dh)
+            self.note_state_grads(t, dh_t)
             dh = xp.empty_like(dh_t)
             gru_pointwise_backward(acts[t], hn[t], states[0, read], dh_t, dxg[t],
                                    dhg[t, :, 2 * H:], dh)
@@ -280,6 +304,7 @@ class GRUOriginalSweep(_Sweep):
             read, _ = self.slots(t)
             h_prev = states[0, read]
             dh_t = _carry(g[0, t], dh)
+            self.note_state_grads(t, dh_t)
             gru_original_backward(acts[t], h_prev, dh_t, dxg[t])
             dq = dxg[t, :, 2 * H:] @ w_n
             dh = xp.empty_like(dh_t)
@@ -327,6 +352,7 @@ class RNNSweep(_Sweep):
         dh = None
         for t, carry in self.backward_steps(outputs.shape[0]):
             dh_t = _carry(g[0, t], dh)
+            self.note_state_grads(t, dh_t)
             h = outputs[t]
             if self.relu:
                 xp.multiply(dh_t, h > 0, out=dpre[t])

@@ -172,7 +172,7 @@ class RecurrentLayer(Module):
         w_hh_t = w_hh.mT                     # once: every step's share of dW_hh sums in one place
         outputs = [None] * T
         for t in (range(T - 1, -1, -1) if reverse else range(T)):
-            with tg.scope(_step_name(t, label)):
+            with tg.scope(fused.step_name(t, label)):
                 state = self._cell_step(xg[t], state, w_hh_t, b_hh)
             outputs[t] = state[0]
         return F.stack(outputs, 0), state
@@ -198,8 +198,6 @@ def _suffix(layer: int, direction: int) -> str:
     return f"_l{layer}" + ("_reverse" if direction else "")
 
 
-def _step_name(t: int, label) -> str:
-    return f"t={t}" if label is None else f"t={t}/{label}"
 
 
 class RNN(RecurrentLayer):

@@ -33,7 +33,7 @@ def run(kind, fused, state_dict, x, h0, c0, weights, config, device="cpu"):
         leaves = leaves[:2]
     loss = sum((o * tg.Tensor(w, device=device)).sum() for o, w in zip(outputs, weights))
     loss.backward()
-    grads = [t.grad.numpy() for t in leaves] + [p.grad.numpy() for p in layer.parameters()]
+    grads = [t.grad.detach().numpy() for t in leaves] + [p.grad.detach().numpy() for p in layer.parameters()]
     return [o.detach().numpy() for o in outputs], grads
 
 

@@ -86,10 +86,10 @@ def test_layer_matches_pytorch(kind, fused, config):
     sum((o * torch.tensor(w)).sum() for o, w in zip(
         [o for o in (t_out, t_h, t_c) if o is not None], weights)).backward()
     for got, want in zip(leaves, [t for t in (tx, th, tc) if t is not None]):
-        np.testing.assert_allclose(got.grad.numpy(), want.grad.numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(got.grad.detach().numpy(), want.grad.detach().numpy(), rtol=1e-9, atol=1e-12)
     named = dict(theirs.named_parameters())
     for n, p in ours.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), named[n].grad.numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(p.grad.detach().numpy(), named[n].grad.detach().numpy(), rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
@@ -139,7 +139,7 @@ def test_layer_matches_numpy_equations_and_their_numeric_gradients(kind, fused):
             [o for o in forward() if o is not None], weights))
 
     numeric = ref.numeric_gradients(numpy_loss, arrays + list(params.values()))
-    analytic = [t.grad.numpy() for t in leaves] + [p.grad.numpy() for p in layer.parameters()]
+    analytic = [t.grad.detach().numpy() for t in leaves] + [p.grad.detach().numpy() for p in layer.parameters()]
     for got, want in zip(analytic, numeric):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
 
@@ -244,9 +244,9 @@ def test_retain_graph_second_backward_doubles_the_gradients(fused):
     out, (h_n, c_n) = layer(x)
     loss = (out * out).sum() + c_n.sum()
     loss.backward(retain_graph=True)
-    first = [p.grad.numpy().copy() for p in layer.parameters()] + [x.grad.numpy().copy()]
+    first = [p.grad.detach().numpy().copy() for p in layer.parameters()] + [x.grad.detach().numpy().copy()]
     loss.backward()
-    second = [p.grad.numpy() for p in layer.parameters()] + [x.grad.numpy()]
+    second = [p.grad.detach().numpy() for p in layer.parameters()] + [x.grad.detach().numpy()]
     for a, b in zip(first, second):
         np.testing.assert_allclose(b, 2 * a, rtol=1e-12, atol=1e-15)
 
@@ -262,11 +262,11 @@ def test_backward_from_one_middle_output_or_the_final_state_only(kind):
         layer = make(kind, fused, input_size=2, hidden_size=3)
         (out, h_n, _), (gx,) = run_ours(layer, kind, x, None, None)
         out[2].sum().backward(retain_graph=True)
-        g_mid = gx.grad.numpy().copy()
+        g_mid = gx.grad.detach().numpy().copy()
         assert np.all(g_mid[3:] == 0) and np.abs(g_mid[:3]).max() > 0
         gx.grad = None
         h_n.sum().backward()
-        grads[fused] = (g_mid, gx.grad.numpy(), [p.grad.numpy() for p in layer.parameters()])
+        grads[fused] = (g_mid, gx.grad.detach().numpy(), [p.grad.detach().numpy() for p in layer.parameters()])
     for a, b in zip(grads[True][:2], grads[False][:2]):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
     for a, b in zip(grads[True][2], grads[False][2]):
@@ -349,7 +349,7 @@ def test_a_fused_layer_draws_as_one_box_per_sweep_and_the_composed_one_per_step(
     x = tg.Tensor(np.ones((T, 1, 3)), requires_grad=True)
     fused = viz.draw(make("lstm", bidirectional=True)(x)[0], view=view).source
     if view == "forward":
-        assert fused.count("lstm sweep T=5, fused, l0 ") + fused.count("lstm sweep T=5, fused, l0\"") == 1
+        assert fused.count("lstm sweep T=5, fused, l0\\n") == 1
         assert fused.count("lstm sweep T=5, fused, l0_reverse") == 1
     else:
         assert fused.count("lstm sweep backward: BPTT") == 2
@@ -383,5 +383,5 @@ def test_original_gru_layer_runs_the_original_gru_cell_at_every_step(fused):
     out, h_n = layer(x, h.unsqueeze(0))
     for t in range(4):
         h = cell(x[t], h)
-        np.testing.assert_allclose(out[t].numpy(), h.numpy(), rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(h_n[0].numpy(), h.numpy(), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(out[t].detach().numpy(), h.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(h_n[0].detach().numpy(), h.detach().numpy(), rtol=1e-12, atol=1e-14)
