@@ -60,7 +60,8 @@ class TransformerEncoderLayer(Module):
     Sub-modules named as torch.nn.TransformerEncoderLayer's (self_attn, linear1, linear2, norm1,
     norm2, dropout, dropout1, dropout2), so its state dict loads unchanged. ``forward(src,
     src_mask=None, src_key_padding_mask=None, is_causal=False, need_weights=False)`` returns the
-    output, or (output, attention weights (B, L, L)) with need_weights=True.
+    output, or (output, attention weights (B, L, L)) with need_weights=True ((B, nhead, L, L)
+    with average_attn_weights=False too).
     """
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
@@ -82,9 +83,9 @@ class TransformerEncoderLayer(Module):
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
 
-    def _attend(self, x, mask, padding, is_causal):
+    def _attend(self, x, mask, padding, is_causal, average=True):
         out, weights = self.self_attn(x, x, x, key_padding_mask=padding, attn_mask=mask,
-                                      is_causal=is_causal)
+                                      is_causal=is_causal, average_attn_weights=average)
         return self.dropout1(out), weights
 
     def _feed_forward(self, x):
@@ -93,15 +94,16 @@ class TransformerEncoderLayer(Module):
         return self.dropout2(self.linear2(self.dropout(h)))
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal: bool = False,
-                need_weights: bool = False):
+                need_weights: bool = False, average_attn_weights: bool = True):
         x = src
         if self.norm_first:
             attended, weights = self._attend(self.norm1(x), src_mask, src_key_padding_mask,
-                                             is_causal)
+                                             is_causal, average_attn_weights)
             x = x + attended
             x = x + self._feed_forward(self.norm2(x))
         else:
-            attended, weights = self._attend(x, src_mask, src_key_padding_mask, is_causal)
+            attended, weights = self._attend(x, src_mask, src_key_padding_mask, is_causal,
+                                             average_attn_weights)
             x = self.norm1(x + attended)
             x = self.norm2(x + self._feed_forward(x))
         return (x, weights) if need_weights else x
