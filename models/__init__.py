@@ -12,6 +12,7 @@ from .multihead import MultiHeadAttention
 from .transformer import PositionalEncoding, TransformerEncoderLayer, sinusoidal_positional_encoding
 from .transformer_decoder import TransformerDecoderLayer
 from .encoder_decoder import Transformer, TransformerDecoder, TransformerEncoder
+from .gpt import GPT
 # sequence to sequence
 from .seq2seq import Decoder, Encoder, Seq2Seq
 # language-model helpers (character LM, vocabulary, truncated-BPTT windows, sampling)
@@ -27,4 +28,5 @@ __all__ = ["RNNCell", "LSTMCell", "GRUCell", "MUT1Cell", "MUT2Cell", "MUT3Cell",
            "AdditiveAttention", "LuongAttention", "scaled_dot_product_attention",
            "MultiHeadAttention", "TransformerEncoderLayer", "PositionalEncoding",
            "sinusoidal_positional_encoding", "Encoder", "Decoder", "Seq2Seq",
-           "TransformerDecoderLayer", "TransformerEncoder", "TransformerDecoder", "Transformer"]
+           "TransformerDecoderLayer", "TransformerEncoder", "TransformerDecoder", "Transformer",
+           "GPT"]
