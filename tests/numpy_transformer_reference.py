@@ -50,23 +50,24 @@ def feed_forward(sd, prefix, x, activation="relu"):
     return h @ sd[prefix + "linear2.weight"].T + sd[prefix + "linear2.bias"]
 
 
-def _norm(sd, name, x):
-    return layer_norm(x, sd[name + ".weight"], sd[name + ".bias"])
+def _norm(sd, name, x, eps=1e-5):
+    return layer_norm(x, sd[name + ".weight"], sd[name + ".bias"], eps)
 
 
-def encoder_layer(sd, prefix, x, heads, norm_first=False, allowed=None, activation="relu"):
+def encoder_layer(sd, prefix, x, heads, norm_first=False, allowed=None, activation="relu",
+                  eps=1e-5):
     p = prefix
 
     def sa(y):
         return multi_head(sd, p + "self_attn.", y, y, y, heads, allowed)
 
     if norm_first:
-        out, a = sa(_norm(sd, p + "norm1", x))
+        out, a = sa(_norm(sd, p + "norm1", x, eps))
         x = x + out
-        return x + feed_forward(sd, p, _norm(sd, p + "norm2", x), activation), a
+        return x + feed_forward(sd, p, _norm(sd, p + "norm2", x, eps), activation), a
     out, a = sa(x)
-    x = _norm(sd, p + "norm1", x + out)
-    return _norm(sd, p + "norm2", x + feed_forward(sd, p, x, activation)), a
+    x = _norm(sd, p + "norm1", x + out, eps)
+    return _norm(sd, p + "norm2", x + feed_forward(sd, p, x, activation), eps), a
 
 
 def decoder_layer(sd, prefix, x, memory, heads, norm_first=False, self_allowed=None,
