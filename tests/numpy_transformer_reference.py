@@ -91,3 +91,13 @@ def decoder_layer(sd, prefix, x, memory, heads, norm_first=False, self_allowed=N
 
 def causal(length):
     return np.tril(np.ones((length, length), dtype=bool))
+
+
+def randomise(module, rng):
+    """Load random values into every parameter (LayerNorm gains around 1), so that a swapped
+    or misnamed parameter cannot pass unnoticed; returns the module."""
+    def draw(name, shape):
+        noise = rng.standard_normal(shape) * (0.5 if len(shape) > 1 else 0.3)
+        return 1.0 + noise if "norm" in name and name.endswith("weight") else noise
+    module.load_state_dict({k: draw(k, v.shape) for k, v in module.state_dict().items()})
+    return module

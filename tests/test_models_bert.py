@@ -15,14 +15,6 @@ F64 = "float64"
 V, MAX_LEN, WIDTH, LAYERS, HEADS, FF = 9, 6, 8, 2, 2, 12
 
 
-def randomised(model, rng):
-    sd = {k: v.numpy() for k, v in model.state_dict().items()}
-    model.load_state_dict({k: rng.standard_normal(v.shape) * 0.5 + ("norm" in k and
-                                                                    k.endswith("weight"))
-                           for k, v in sd.items()})
-    return model
-
-
 def numpy_bert(sd, x, seg, allowed=None):
     T = x.shape[1]
     h = (sd["token_embedding.weight"][x] + sd["position_embedding.weight"][:T]
@@ -34,8 +26,8 @@ def numpy_bert(sd, x, seg, allowed=None):
 
 
 def make(rng, **kwargs):
-    return randomised(BERT(V, MAX_LEN, WIDTH, LAYERS, HEADS, FF, dropout=0.0, activation="relu",
-                           dtype=F64, **kwargs), rng)
+    return ref.randomise(BERT(V, MAX_LEN, WIDTH, LAYERS, HEADS, FF, dropout=0.0,
+                              activation="relu", dtype=F64, **kwargs), rng)
 
 
 def test_bert_matches_numpy_equations():
@@ -79,7 +71,7 @@ def test_bert_padding_is_never_attended():
 
 def test_bert_gradcheck_every_head():
     rng = np.random.default_rng(2)
-    model = randomised(BERT(6, 4, 4, 1, 2, 6, dropout=0.0, next_sentence=True, dtype=F64), rng)
+    model = ref.randomise(BERT(6, 4, 4, 1, 2, 6, dropout=0.0, next_sentence=True, dtype=F64), rng)
     x = tg.Tensor(rng.integers(0, 6, (2, 3)), dtype="int64")
     seg = tg.Tensor([[0, 0, 1], [0, 1, 1]], dtype="int64")
 

@@ -30,19 +30,11 @@ def numpy_gpt(sd, x, positions_table=None, tied=True, activation="relu"):
     return h @ (sd["token_embedding.weight"] if tied else sd["head.weight"]).T
 
 
-def randomised(model, rng):
-    sd = {k: v.numpy() for k, v in model.state_dict().items()}
-    model.load_state_dict({k: rng.standard_normal(v.shape) * 0.5 + ("norm" in k and
-                                                                    k.endswith("weight"))
-                           for k, v in sd.items()})
-    return model
-
-
 @pytest.mark.parametrize("tied", [True, False], ids=["tied", "untied"])
 def test_gpt_matches_numpy_equations(tied):
     rng = np.random.default_rng(0)
-    model = randomised(GPT(V, CONTEXT, WIDTH, LAYERS, HEADS, tie_weights=tied,
-                           activation="relu", dtype=F64), rng)
+    model = ref.randomise(GPT(V, CONTEXT, WIDTH, LAYERS, HEADS, tie_weights=tied,
+                              activation="relu", dtype=F64), rng)
     names = [n for n, _ in model.named_parameters()]
     assert ("head.weight" in names) != tied
     x = ids(rng)
@@ -55,8 +47,8 @@ def test_gpt_matches_numpy_equations(tied):
 
 def test_gpt_sinusoidal_positions_are_a_fixed_table():
     rng = np.random.default_rng(1)
-    model = randomised(GPT(V, CONTEXT, WIDTH, LAYERS, HEADS, positions="sinusoidal",
-                           activation="relu", dtype=F64), rng)
+    model = ref.randomise(GPT(V, CONTEXT, WIDTH, LAYERS, HEADS, positions="sinusoidal",
+                              activation="relu", dtype=F64), rng)
     assert not any("position" in n for n, _ in model.named_parameters())
     table = sinusoidal_positional_encoding(CONTEXT, WIDTH, dtype=F64).numpy()
     model.load_state_dict({**model.state_dict(), "position_table": table})
@@ -85,7 +77,7 @@ def test_gpt_is_causal(positions):
 def test_gpt_gradcheck(positions, tied):
     rng = np.random.default_rng(3)
     model = GPT(5, 4, 4, 1, 2, positions=positions, tie_weights=tied, dtype=F64)
-    randomised(model, rng)
+    ref.randomise(model, rng)
     x = tg.Tensor(rng.integers(0, 5, (2, 3)), dtype="int64")
     assert tg.gradcheck(lambda *p: model(x)[0], list(model.parameters()))
 

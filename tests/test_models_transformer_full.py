@@ -30,22 +30,13 @@ def memory_padding():
     return pad
 
 
-def randomise(module, rng):
-    """Non-trivial LayerNorm and bias values, so a swapped name cannot pass unnoticed."""
-    def draw(name, shape):
-        noise = rng.standard_normal(shape) * (0.5 if len(shape) > 1 else 0.3)
-        return 1.0 + noise if "norm" in name and name.endswith("weight") else noise
-    module.load_state_dict({k: draw(k, v.shape) for k, v in numpy_state(module).items()})
-    return module
-
-
 # ------------------------------------------------------------------ NumPy re-derivation
 @pytest.mark.parametrize("norm_first", [False, True], ids=["post-norm", "pre-norm"])
 def test_decoder_layer_matches_numpy_equations(norm_first):
     rng = np.random.default_rng(0)
     layer = TransformerDecoderLayer(D, HEADS, FF, dropout=0.0, batch_first=True,
                                     norm_first=norm_first, dtype=F64)
-    randomise(layer, rng)
+    ref.randomise(layer, rng)
     x, m = rng.standard_normal((B, T, D)), rng.standard_normal((B, S, D))
     out, (self_w, cross_w) = layer(tg.Tensor(x), tg.Tensor(m), tgt_is_causal=True,
                                    tgt_key_padding_mask=tgt_padding(),
@@ -65,7 +56,7 @@ def test_decoder_layer_matches_numpy_equations(norm_first):
 def test_transformer_matches_numpy_equations():
     rng = np.random.default_rng(1)
     model = Transformer(D, HEADS, 2, 2, FF, dropout=0.0, batch_first=True, dtype=F64)
-    randomise(model, rng)
+    ref.randomise(model, rng)
     src, tgt = rng.standard_normal((B, S, D)), rng.standard_normal((B, T, D))
     out = model(tg.Tensor(src), tg.Tensor(tgt),
                 tgt_mask=Transformer.generate_square_subsequent_mask(T, dtype=F64),
@@ -195,7 +186,7 @@ def test_decoder_layer_matches_pytorch(norm_first, batch_first):
     rng = np.random.default_rng(7)
     args = dict(dim_feedforward=FF, dropout=0.0, norm_first=norm_first, batch_first=batch_first)
     theirs = torch.nn.TransformerDecoderLayer(D, HEADS, **args).double()
-    ours = randomise(TransformerDecoderLayer(D, HEADS, **args, dtype=F64), rng)
+    ours = ref.randomise(TransformerDecoderLayer(D, HEADS, **args, dtype=F64), rng)
     theirs.load_state_dict({k: torch.tensor(v) for k, v in numpy_state(ours).items()})
     shape = (lambda n: (B, n, D)) if batch_first else (lambda n: (n, B, D))
     inputs = [rng.standard_normal(shape(T)), rng.standard_normal(shape(S))]
