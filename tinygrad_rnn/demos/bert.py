@@ -243,7 +243,8 @@ def run(pretrain_steps: int = 3000, steps: int = 600, width: int = 128, layers: 
     result = {"test_accuracy": accuracy["pre-trained BERT"],
               "scratch_accuracy": accuracy["BERT from scratch"],
               "baseline_accuracy": accuracy["bag-of-words logistic reg."],
-              "mlm_loss": mlm, "unigram_loss": unigram, "difference": diff,
+              "mlm_loss": mlm, "unigram_loss": unigram, "vocab_size": len(vocab),
+              "difference": diff,
               "difference_margin": margin,
               "success": accuracy["pre-trained BERT"] > accuracy["BERT from scratch"]}
     if out:
