@@ -14,6 +14,7 @@ from .transformer_decoder import TransformerDecoderLayer
 from .encoder_decoder import Transformer, TransformerDecoder, TransformerEncoder
 from .gpt import GPT
 from .bert import BERT, mask_tokens
+from .transformer_seq2seq import TransformerSeq2Seq
 # sequence to sequence
 from .seq2seq import Decoder, Encoder, Seq2Seq
 # language-model helpers (character LM, vocabulary, truncated-BPTT windows, sampling)
@@ -30,4 +31,4 @@ __all__ = ["RNNCell", "LSTMCell", "GRUCell", "MUT1Cell", "MUT2Cell", "MUT3Cell",
            "MultiHeadAttention", "TransformerEncoderLayer", "PositionalEncoding",
            "sinusoidal_positional_encoding", "Encoder", "Decoder", "Seq2Seq",
            "TransformerDecoderLayer", "TransformerEncoder", "TransformerDecoder", "Transformer",
-           "GPT", "BERT", "mask_tokens"]
+           "GPT", "BERT", "mask_tokens", "TransformerSeq2Seq"]
