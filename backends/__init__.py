@@ -52,6 +52,29 @@ def manual_seed(seed: int) -> None:
         _CUPY.manual_seed(seed)
 
 
+def get_rng_state() -> dict:
+    """Every loaded backend's generator state, as plain data a checkpoint can hold
+    (``{"numpy": {...}}``); with :func:`set_rng_state` a resumed run draws the same numbers."""
+    state = {"seed": _SEED[0], "numpy": _NUMPY.rng_state()}
+    if _CUPY is not None:
+        try:
+            state["cupy"] = _CUPY.rng_state()
+        except NotImplementedError:      # CuPy's generators keep their state on the GPU
+            pass
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore what :func:`get_rng_state` returned."""
+    if not isinstance(state, dict) or "numpy" not in state:
+        raise ValueError("set_rng_state: expected the dict get_rng_state() returns, got "
+                         f"{type(state).__name__}")
+    manual_seed(int(state.get("seed", 0)))
+    _NUMPY.set_rng_state(state["numpy"])
+    if "cupy" in state:
+        cupy_backend().set_rng_state(state["cupy"])
+
+
 def backend_for(array) -> Backend:
     """The backend owning ``array`` (a numpy or cupy ndarray)."""
     try:
@@ -77,4 +100,5 @@ def cuda_available() -> bool:
 
 
 __all__ = ["Backend", "BackendUnavailable", "parse_device", "numpy_backend", "cupy_backend",
-           "backend_for", "backend_for_device", "cuda_available", "manual_seed", "SCALAR_TO_ARRAY"]
+           "backend_for", "backend_for_device", "cuda_available", "manual_seed", "get_rng_state",
+           "set_rng_state", "SCALAR_TO_ARRAY"]

@@ -45,12 +45,24 @@ class Backend:
         """``target[index] += values`` with repeated indices accumulated (unbuffered)."""
         raise NotImplementedError
 
+    def erf(self, array):
+        """The error function elementwise (NumPy has none; exact gelu needs it)."""
+        raise NotImplementedError
+
     def random(self, device: str):
         """This device's random generator (seeded by :meth:`manual_seed`)."""
         raise NotImplementedError
 
     def manual_seed(self, seed: int) -> None:
         raise NotImplementedError
+
+    def rng_state(self):
+        """The generator's state as plain data (dicts, ints, strings), for checkpoints."""
+        raise NotImplementedError(f"the {self.name} backend cannot save its generator's state")
+
+    def set_rng_state(self, state) -> None:
+        """Put back a state returned by :meth:`rng_state`."""
+        raise NotImplementedError(f"the {self.name} backend cannot restore its generator's state")
 
     def synchronize(self, device: str) -> None:
         """Wait until queued work on ``device`` is done (for timing)."""

@@ -54,6 +54,10 @@ class CupyBackend(Backend):
     def scatter_add(self, target, index, values) -> None:
         cupyx.scatter_add(target, index, values)
 
+    def erf(self, array):
+        import cupyx.scipy.special
+        return cupyx.scipy.special.erf(array)
+
     def random(self, device: str = "cuda"):
         index = self._index(device)
         if index not in self._generators:

@@ -146,9 +146,10 @@ class LuongAttention(Module):
 
 
 def causal_mask(length_q: int, length_k: int, like) -> object:
-    """Boolean (Lq, Lk) array, True where query i may attend key j: j <= i + (Lk - Lq)."""
+    """Boolean (Lq, Lk) array, True where query i may attend key j: j <= i, aligned at the
+    top left as torch's ``is_causal`` (with Lq != Lk, query i sees keys 0..i)."""
     xp = backend_for(like.data).xp
-    return xp.tril(xp.ones((length_q, length_k), dtype=bool), k=length_k - length_q)
+    return xp.tril(xp.ones((length_q, length_k), dtype=bool))
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0,
@@ -159,7 +160,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
     query (..., L, d_k), key (..., S, d_k), value (..., S, d_v). ``attn_mask`` broadcastable
     to (..., L, S): boolean with True where attention is allowed (as
     ``torch.nn.functional.scaled_dot_product_attention``), or floating and added to the scores.
-    ``is_causal`` also masks keys after each query. Returns (output (..., L, d_v),
+    ``is_causal`` also masks key j > i for query i (top-left aligned, as torch). Returns (output (..., L, d_v),
     weights (..., L, S)); dropout (``dropout_p``, while ``training``) acts on the weights used
     for the output, the returned weights are before dropout.
     """

@@ -92,12 +92,17 @@ class MultiHeadAttention(Module):
         return out, weights
 
     def _mask(self, key_padding_mask, attn_mask, B: int, L: int, S: int, like):
-        """One mask for the (B, h, L, S) scores: boolean True = allowed, or additive floats."""
+        """One mask for the (B, h, L, S) scores: boolean True = allowed, or additive floats.
+        Boolean masks mark with True what may not be attended; float masks (key padding or
+        attention) are added to the scores, as torch."""
         xp = backend_for(like.data).xp
         allowed, additive = None, None
         if key_padding_mask is not None:
             pad = xp.asarray(_array(key_padding_mask))
-            allowed = ~pad.astype(bool)[:, None, None, :]
+            if pad.dtype.kind == "f":
+                additive = pad.astype(like.dtype)[:, None, None, :]
+            else:
+                allowed = ~pad.astype(bool)[:, None, None, :]
         if attn_mask is not None:
             m = xp.asarray(_array(attn_mask))
             if m.ndim == 3:                               # (B * h, L, S)
@@ -105,7 +110,8 @@ class MultiHeadAttention(Module):
             if m.dtype.kind == "b":
                 allowed = ~m if allowed is None else allowed & ~m
             else:
-                additive = m.astype(like.dtype)
+                m = m.astype(like.dtype)
+                additive = m if additive is None else additive + m
         if additive is None:
             return allowed
         if allowed is not None:

@@ -13,8 +13,8 @@ import random
 def choose(logits: list[float], temperature: float = 1.0, top_k: int | None = None,
            rng: random.Random | None = None) -> int:
     """One symbol id drawn from the logits of one position (a list of floats)."""
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise ValueError(f"temperature must be a finite number >= 0, got {temperature}")
     if temperature == 0:
         return max(range(len(logits)), key=logits.__getitem__)
     candidates = sorted(range(len(logits)), key=logits.__getitem__, reverse=True)

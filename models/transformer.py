@@ -90,7 +90,7 @@ class TransformerEncoderLayer(Module):
 
     def _feed_forward(self, x):
         h = self.linear1(x)
-        h = h.relu() if self.activation == "relu" else _gelu(h)
+        h = h.relu() if self.activation == "relu" else F.gelu(h)   # exact gelu, as torch
         return self.dropout2(self.linear2(self.dropout(h)))
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal: bool = False,
@@ -108,7 +108,3 @@ class TransformerEncoderLayer(Module):
             x = self.norm2(x + self._feed_forward(x))
         return (x, weights) if need_weights else x
 
-
-def _gelu(x):
-    """gelu(x) = x Phi(x), with the tanh approximation 0.5 x (1 + tanh(sqrt(2/pi)(x + 0.044715 x^3)))."""
-    return 0.5 * x * (1 + (math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)).tanh())

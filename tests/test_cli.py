@@ -134,5 +134,5 @@ def test_ctrl_c_stops_training_cleanly_and_saves_a_checkpoint(tmp_path):
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
-    assert "interrupted at step" in stdout and "Traceback" not in stderr
+    assert "interrupted by SIGINT at step" in stdout and "Traceback" not in stderr
     assert (tmp_path / "charlm.ckpt").exists()

@@ -355,3 +355,109 @@ def test_serialization_is_exported():
     assert tg.save is tg.serialization.save and tg.load is tg.serialization.load
     assert issubclass(CheckpointError, ValueError)
     assert os.path.basename(tg.serialization.__file__) == "serialization.py"
+
+
+# ------------------------------------------------------------ bounded loading (hostile files)
+import hostile_files  # noqa: E402  (tests/ is on the path: the generator of hostile files)
+
+
+def test_a_deflate_bomb_is_refused_before_it_is_unpacked(tmp_path):
+    bomb = hostile_files.deflate_bomb(tmp_path / "bomb.ckpt", unpacked_bytes=64 * 2**20)
+    assert bomb.stat().st_size < 2**20                     # tiny on disk
+    with pytest.raises(CheckpointError, match="over the limit of 1,048,576 per array"):
+        tg.load(bomb, max_entry_bytes=2**20)
+    with pytest.raises(CheckpointError, match="over 8,388,608 bytes in all"):
+        tg.load(bomb, max_total_bytes=8 * 2**20)
+    assert tg.load(bomb)["w"].shape == (16 * 2**20,)        # within the default limits
+
+
+def test_the_byte_limits_can_be_set_by_environment_variables(tmp_path, monkeypatch):
+    path = tmp_path / "w.ckpt"
+    tg.save({"w": tg.zeros(1000)}, path)
+    monkeypatch.setenv("TINYGRAD_RNN_MAX_TOTAL_BYTES", "1000")
+    with pytest.raises(CheckpointError, match="over 1,000 bytes in all"):
+        tg.load(path)
+    monkeypatch.setenv("TINYGRAD_RNN_MAX_TOTAL_BYTES", "lots")
+    with pytest.raises(CheckpointError, match="not a whole number"):
+        tg.load(path)
+
+
+@pytest.mark.parametrize("manifest_agrees", [True, False])
+def test_a_header_claiming_a_huge_array_is_refused_before_allocating(tmp_path, manifest_agrees):
+    import resource
+    path = hostile_files.lying_npy_header(tmp_path / "lie.ckpt", manifest_agrees=manifest_agrees)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(CheckpointError, match="40,000,000,000 bytes|disagrees|manifest.json says"):
+        tg.load(path, max_entry_bytes=2**30)
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown_kib < 100 * 1024, grown_kib
+
+
+@pytest.mark.parametrize("make", [hostile_files.fifo, hostile_files.link_to_dev_zero])
+def test_only_regular_files_are_read(tmp_path, make):
+    path = make(tmp_path / "special.ckpt")
+    with pytest.raises(CheckpointError, match="not a regular file"):
+        tg.load(path)                               # at once: neither blocks nor reads forever
+
+
+def test_hostile_generator_writes_every_file(tmp_path):
+    written = hostile_files.write_all(str(tmp_path))
+    assert set(written) == set(hostile_files.MAKERS)
+    for name, path in written.items():
+        if name.startswith(("hidden", "layers")):
+            continue                           # loadable archives; the charlm CLI refuses them
+        with pytest.raises(CheckpointError):
+            tg.load(path, max_entry_bytes=2**20)
+
+
+# ------------------------------------------------------------ durable saves
+def test_a_new_checkpoint_gets_the_umask_mode_and_a_replaced_one_keeps_its_mode(tmp_path):
+    old = os.umask(0o027)
+    try:
+        tg.save({"w": tg.zeros(2)}, tmp_path / "new.ckpt")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "new.ckpt").stat().st_mode & 0o777 == 0o640     # not mkstemp's 0o600
+    os.chmod(tmp_path / "new.ckpt", 0o604)
+    tg.save({"w": tg.ones(2)}, tmp_path / "new.ckpt")
+    assert (tmp_path / "new.ckpt").stat().st_mode & 0o777 == 0o604
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_orphan_temporaries_of_dead_writers_are_removed_by_the_next_save(tmp_path):
+    import socket
+    host = socket.gethostname().replace("-", "_")
+    orphan = tmp_path / f".tg-save-{host}-{_dead_pid()}-abc123.tmp"
+    in_progress = tmp_path / f".tg-save-{host}-{os.getppid()}-def456.tmp"     # a live pid
+    other_host = tmp_path / f".tg-save-elsewhere-{_dead_pid()}-ghi789.tmp"
+    unrelated = tmp_path / "notes.tmp"
+    for path in (orphan, in_progress, other_host, unrelated):
+        path.write_bytes(b"partial")
+    tg.save({"w": tg.zeros(2)}, tmp_path / "ck")
+    assert not orphan.exists()
+    assert in_progress.exists() and other_host.exists() and unrelated.exists()
+
+
+def test_temporaries_name_their_writer(tmp_path):
+    """The name the cleanup relies on: a save killed mid-write leaves .tg-save-<host>-<pid>-*."""
+    import socket
+    from tinygrad_rnn import serialization
+    prefix = serialization._temp_prefix()
+    assert prefix == f".tg-save-{socket.gethostname().replace('-', '_')}-{os.getpid()}-"
+
+
+def test_the_generator_state_round_trips_through_a_checkpoint(tmp_path):
+    tg.manual_seed(5)
+    tg.randn(3)
+    tg.save({"rng": tg.get_rng_state()}, tmp_path / "rng")
+    expected = tg.randn(4).tolist()
+    tg.manual_seed(99)
+    tg.set_rng_state(tg.load(tmp_path / "rng")["rng"])
+    assert tg.randn(4).tolist() == expected

@@ -12,7 +12,7 @@ from __future__ import annotations
 from .tensor import Tensor
 from . import function as _function  # noqa: F401  (defines the op base class)
 from .anomaly import detect_anomaly
-from .backends import cuda_available
+from .backends import cuda_available, get_rng_state, set_rng_state
 from .creation import (arange, eye, full, manual_seed, ones, ones_like, rand, randn, tensor,
                        zeros, zeros_like)
 from .device import (bool_, float16, float32, float64, get_default_device, int32, int64,
@@ -24,7 +24,7 @@ from .functional import cat, concat, stack, where
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .tape import Tape, graph_tensors, scope, tape
-from . import functional, nn
+from . import autograd, functional, nn
 from . import optim
 from .serialization import CheckpointError, load, save
 
@@ -76,10 +76,10 @@ __all__ = [
     "gradcheck", "gradgradcheck", "GradcheckError", "detect_anomaly",
     "OpError", "BackwardError", "AnomalyError",
     "zeros", "ones", "full", "arange", "randn", "rand", "zeros_like", "ones_like", "eye",
-    "tensor", "manual_seed", "set_default_device", "get_default_device", "cuda_available",
+    "tensor", "manual_seed", "get_rng_state", "set_rng_state", "set_default_device", "get_default_device", "cuda_available",
     "float16", "float32", "float64", "int32", "int64", "bool_",
     "cat", "concat", "stack", "where", "maximum", "minimum", "exp", "log", "sqrt", "tanh",
     "sigmoid", "relu", "abs", "sin", "cos", "matmul", "clamp", "clip", "split", "chunk",
-    "sum", "mean", "logsumexp", "functional", "nn",
+    "sum", "mean", "logsumexp", "functional", "nn", "autograd",
     "optim", "save", "load", "CheckpointError",
 ]

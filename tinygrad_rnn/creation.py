@@ -54,15 +54,28 @@ def arange(start, end=None, step=1, dtype=None, device=None,
                 (), dtype, device, requires_grad)
 
 
+def _sampled(draw):
+    """Generators draw float32 or float64 only; other float dtypes (float16) are drawn in
+    float32 and rounded, as PyTorch's half-precision randn gives the same distribution."""
+    def make(backend, shape, dtype, device):
+        dtype = backend.xp.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"random sampling needs a floating dtype, got {dtype}")
+        if dtype in (backend.xp.float32, backend.xp.float64):
+            return draw(backend.random(device), shape, dtype)
+        return draw(backend.random(device), shape, backend.xp.float32).astype(dtype)
+    return make
+
+
 def randn(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from the device's seeded generator."""
-    return _new(lambda b, s, d, dev: b.random(dev).standard_normal(s, dtype=d),
+    return _new(_sampled(lambda g, s, d: g.standard_normal(s, dtype=d)),
                 _shape_arg(shape), dtype, device, requires_grad)
 
 
 def rand(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the device's seeded generator."""
-    return _new(lambda b, s, d, dev: b.random(dev).random(s, dtype=d),
+    return _new(_sampled(lambda g, s, d: g.random(s, dtype=d)),
                 _shape_arg(shape), dtype, device, requires_grad)
 
 

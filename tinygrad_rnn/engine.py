@@ -48,15 +48,34 @@ def run_backward(roots: Sequence[Tensor], root_grads, retain_graph: bool = False
         if collecting:
             gc.enable()
 
+    handed: set = set()
     for leaf, grad in leaf_grads.values():
+        if leaf._hooks:
+            grad = leaf._run_hooks(grad)
+        if grad.dtype != leaf.dtype and leaf.dtype.kind in "fc":
+            grad = grad.to(str(leaf.dtype))       # a leaf's gradient has the leaf's dtype (torch)
         if wanted_ids and id(leaf) in wanted_ids:
             found[wanted_ids[id(leaf)]] = grad
         if accumulate:
-            if leaf.grad is not None:
+            if leaf.grad is None:
+                leaf.grad = _own(grad, handed)
+            elif create_graph or leaf.grad.requires_grad or leaf.grad.shape != grad.shape:
                 leaf.grad = leaf.grad + grad
-            else:   # a VJP may hand one array to several leaves, or a read-only broadcast view
-                leaf.grad = grad if create_graph else Tensor._make(grad.data.copy())
-    return found
+            else:   # in place, as torch: g = x.grad sees later backward calls too
+                leaf.grad.data += grad.data
+                leaf.grad._bump()
+    return [None if g is None else _own(g, handed) for g in found]
+
+
+def _own(grad: Tensor, handed: set) -> Tensor:
+    """``grad`` as a tensor nobody else holds, in writable memory of its own: a VJP may hand one
+    tensor to several inputs, or a read-only broadcast view."""
+    data = grad.data
+    if (id(grad) in handed or getattr(data, "base", None) is not None
+            or not getattr(data.flags, "writeable", True)):
+        grad = grad.clone() if grad.requires_grad else Tensor._make(data.copy())
+    handed.add(id(grad))
+    return grad
 
 
 def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pending,
@@ -73,6 +92,8 @@ def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pend
                     f"backward through {node.name} (tape entry %{node.seq}) a second time: its "
                     "saved values were freed by an earlier backward; pass retain_graph=True to "
                     "the first backward to backward twice")
+            if y._hooks:
+                gy = y._run_hooks(gy)
             if y._retains_grad:
                 y.grad = gy if y.grad is None else y.grad + gy
             if wanted_ids and id(y) in wanted_ids:
@@ -84,13 +105,26 @@ def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pend
                 grads = checked_backward(node, gy, y)
             else:
                 grads = node.backward(gy, y)
-            for x, gx in zip(node.inputs, grads):
-                if gx is not None and isinstance(x, Tensor) and x.requires_grad:
+            for i, (x, gx) in enumerate(zip(node.inputs, grads)):
+                if gx is None or not isinstance(x, Tensor):
+                    continue
+                if x._previous is not None:       # rebased by an in-place op since recorded
+                    x = _history_at(x, node.versions[i] if node.versions is not None else 0)
+                if x.requires_grad:
                     _deliver(x, gx, pending, leaf_grads, heap)
             if observer is not None:
                 observer(y, gy, grads)
             if not retain_graph:
                 node.release()
+
+
+def _history_at(x: Tensor, version: int) -> Tensor:
+    """The tensor standing for x's history as it was at ``version``: an in-place op at version
+    v moved x's earlier history onto a new tensor ``old`` (x._previous holds (v, old))."""
+    for rebased_at, old in x._previous:
+        if rebased_at >= version:
+            return old
+    return x
 
 
 def _deliver(x: Tensor, gx: Tensor, pending: dict, leaf_grads: dict, heap: list) -> None:

@@ -67,7 +67,7 @@ class Function:
             raise self.failure(inputs, error) from None
         out = Tensor._make(data)
         if self.may_view:
-            _link_view(out, inputs[0])
+            _link_view(out, inputs[0], self)
         if requires_grad and STATE.grad_enabled:
             self.inputs = inputs
             self.seq = next(_tape_position)
@@ -113,19 +113,23 @@ class Function:
             raise _modified(self, "output", 0, y.version)
 
     def release(self) -> None:
-        """Drop what backward needed; a later backward through here raises."""
-        self.inputs = None
+        """Drop what backward needed; a later backward through here raises. An entry that
+        saved nothing keeps its inputs (they are its graph edges), so backward through
+        ``c = b + 1`` twice works as in torch."""
+        if self.saves_inputs or self.uses_output:
+            self.inputs = None
 
     def __repr__(self) -> str:
         return f"<{self.name} #{getattr(self, 'seq', '?')}>"
 
 
-def _link_view(out: Tensor, source) -> None:
+def _link_view(out: Tensor, source, function: "Function") -> None:
     """Mark ``out`` as a view of ``source``'s memory when it really is one (NumPy and CuPy
     return views for basic slicing, transposes and most reshapes, copies otherwise)."""
     data = out.data
     if getattr(data, "base", None) is not None and backend_for(data).xp.may_share_memory(data, source.data):
         out._base = source if source._base is None else source._base
+        out._view_of = (source, function)
 
 
 def _modified(function: Function, which: str, saved: int, now: int):

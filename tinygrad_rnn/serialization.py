@@ -24,13 +24,29 @@ truncated, corrupt, not a checkpoint) raises :class:`CheckpointError` naming the
 the problem. ``map_location`` moves tensors: ``"cpu"``, ``"cuda:1"``, or a dict such as
 ``{"cuda:0": "cpu"}`` from saved device to new device.
 
+Loading is bounded: only regular files are read (a FIFO or ``/dev/zero`` is refused before
+it is opened for reading), ``manifest.json`` may hold at most 64 MiB, and every array's size
+is checked against ``max_entry_bytes`` (default 4 GiB) and their sum against
+``max_total_bytes`` (default 8 GiB) before anything is allocated or decompressed. The defaults
+can be changed with the environment variables ``TINYGRAD_RNN_MAX_ENTRY_BYTES`` and
+``TINYGRAD_RNN_MAX_TOTAL_BYTES``.
+
+Saving to a path is durable: the data is written to ``.tg-save-<host>-<pid>-*.tmp`` in the
+same folder, flushed to disk (fsync), renamed over the target and the folder is synced; the
+new file gets the mode the umask gives (or the replaced file's mode). Temporary files left by
+a writer that was killed (its pid no longer runs on this host) are removed by the next save
+into that folder.
+
 This module does not import NumPy: array (de)serialisation lives in the NumPy backend.
 """
 from __future__ import annotations
 
 import json
 import os
+import socket
+import stat
 import tempfile
+import threading
 import zipfile
 from collections import OrderedDict
 from typing import Any
@@ -38,12 +54,18 @@ from typing import Any
 from .backends import SCALAR_TO_ARRAY, BackendUnavailable, backend_for, backend_for_device
 from .backends import numpy_backend
 from .device import normalize_device
+from .files import open_regular_file
 from .tensor import Tensor
 
 FORMAT = "tinygrad_rnn.checkpoint"
 VERSION = 1
 MANIFEST = "manifest.json"
 _ZIP_MAGIC = b"PK\x03\x04"
+MAX_MANIFEST_BYTES = 64 * 2**20
+MAX_ENTRY_BYTES = 4 * 2**30
+MAX_TOTAL_BYTES = 8 * 2**30
+_NPY_HEADER_SLACK = 2**16          # an .npy entry is its array plus a header shorter than this
+_TEMP_PREFIX = ".tg-save-"
 
 
 class CheckpointError(ValueError):
@@ -152,10 +174,14 @@ def save(obj: Any, f) -> None:
         return
     path = os.fspath(f)
     folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".tg-save-", suffix=".tmp", dir=folder)
+    remove_stale_temporaries(folder)
+    handle, temporary = tempfile.mkstemp(prefix=_temp_prefix(), suffix=".tmp", dir=folder)
     try:
         with os.fdopen(handle, "wb") as out:
             _write(out, manifest, encoder.arrays)
+            out.flush()
+            os.fchmod(out.fileno(), _new_file_mode(path))
+            os.fsync(out.fileno())          # the data is on disk before the name points at it
         os.replace(temporary, path)
     except BaseException:
         try:
@@ -163,6 +189,80 @@ def save(obj: Any, f) -> None:
         except OSError:
             pass
         raise
+    _fsync_folder(folder)                   # ... and the rename itself survives a power cut
+
+
+def _temp_prefix() -> str:
+    # host and pid in the name, so a later save can tell an orphan from a save in progress
+    host = socket.gethostname().replace("-", "_") or "host"
+    return f"{_TEMP_PREFIX}{host}-{os.getpid()}-"
+
+
+def remove_stale_temporaries(folder: str) -> list[str]:
+    """Delete ``.tg-save-<host>-<pid>-*.tmp`` files in ``folder`` whose writer (a process on
+    this host) no longer runs, as left by a save killed with kill -9; returns their paths.
+    Files from other hosts or from live processes are left alone."""
+    host = socket.gethostname().replace("-", "_") or "host"
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        if not (name.startswith(_TEMP_PREFIX) and name.endswith(".tmp")):
+            continue
+        parts = name[len(_TEMP_PREFIX):].split("-")
+        if len(parts) < 3 or parts[0] != host or not parts[1].isdigit():
+            continue
+        if _process_alive(int(parts[1])):
+            continue
+        try:
+            os.unlink(os.path.join(folder, name))
+            removed.append(os.path.join(folder, name))
+        except OSError:
+            pass
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:          # it exists, owned by someone else
+        return True
+    return True
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def _new_file_mode(path: str) -> int:
+    """The replaced file's permissions, or for a new file 0o666 less the umask (as open()
+    would give; mkstemp's 0o600 would hide checkpoints from the group)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        pass
+    with _UMASK_LOCK:                # the umask can only be read by setting it
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _fsync_folder(folder: str) -> None:
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return                       # e.g. Windows cannot open a folder
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
 
 
 def _write(file, manifest: str, arrays: list) -> None:
@@ -175,18 +275,39 @@ def _write(file, manifest: str, arrays: list) -> None:
 
 
 # ---------------------------------------------------------------------------- load
-def load(f, map_location=None) -> Any:
+def load(f, map_location=None, *, max_entry_bytes: int | None = None,
+         max_total_bytes: int | None = None) -> Any:
     """Load what :func:`save` wrote. ``map_location``: None (each tensor back on the device
     it was saved from), a device (``"cpu"``, ``"cuda:0"``) for all of them, or a dict from
-    saved device to device. Raises :class:`CheckpointError` if ``f`` is not a readable
-    tinygrad_rnn checkpoint."""
-    where = "<file object>" if hasattr(f, "read") else os.fspath(f)
-    if not hasattr(f, "read"):
-        if not os.path.exists(where):
-            raise CheckpointError(f"{where}: no such file")
-        if os.path.isdir(where):
-            raise CheckpointError(f"{where}: is a directory, not a checkpoint file")
+    saved device to device. ``max_entry_bytes`` / ``max_total_bytes`` bound one array and all
+    of them (defaults: :data:`MAX_ENTRY_BYTES`, :data:`MAX_TOTAL_BYTES`, or the environment
+    variables named in the module's docstring). Raises :class:`CheckpointError` if ``f`` is
+    not a readable tinygrad_rnn checkpoint or is over the limits."""
+    limits = (_limit(max_entry_bytes, "TINYGRAD_RNN_MAX_ENTRY_BYTES", MAX_ENTRY_BYTES),
+              _limit(max_total_bytes, "TINYGRAD_RNN_MAX_TOTAL_BYTES", MAX_TOTAL_BYTES))
     relocate = _relocation(map_location)
+    if hasattr(f, "read"):
+        return _load_from(f, "<file object>", relocate, limits)
+    where = os.fspath(f)
+    with open_regular_file(where, CheckpointError, "checkpoint") as handle:
+        return _load_from(handle, where, relocate, limits)
+
+
+def _limit(given, variable: str, default: int) -> int:
+    if given is None:
+        text = os.environ.get(variable)
+        if not text:
+            return default
+        try:
+            given = int(text)
+        except ValueError:
+            raise CheckpointError(f"{variable}={text!r} is not a whole number of bytes") from None
+    if isinstance(given, bool) or not isinstance(given, int) or given < 0:
+        raise ValueError(f"tg.load: byte limits must be non-negative ints, got {given!r}")
+    return given
+
+
+def _load_from(f, where: str, relocate, limits: tuple[int, int]) -> Any:
     try:
         archive = zipfile.ZipFile(f, "r")
     except zipfile.BadZipFile as error:
@@ -196,7 +317,7 @@ def load(f, map_location=None) -> Any:
                               f"({type(error).__name__}: {error})") from None
     with archive:
         manifest = _read_manifest(archive, where)
-        decoder = _Decoder(archive, manifest, where, relocate)
+        decoder = _Decoder(archive, manifest, where, relocate, limits)
         try:
             return decoder.decode(manifest["root"])
         except (CheckpointError, BackendUnavailable):
@@ -209,12 +330,8 @@ def load(f, map_location=None) -> Any:
 def _not_zip_reason(f) -> str:
     """Why ZipFile refused the file: a damaged zip, or not a zip at all."""
     try:
-        if hasattr(f, "read"):
-            f.seek(0)
-            head = f.read(4)
-        else:
-            with open(f, "rb") as file:
-                head = file.read(4)
+        f.seek(0)
+        head = f.read(4)
     except (OSError, ValueError):
         return "not a tinygrad_rnn checkpoint"
     if head == _ZIP_MAGIC:
@@ -230,6 +347,10 @@ def _read_manifest(archive: zipfile.ZipFile, where: str) -> dict:
         shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
         raise CheckpointError(f"{where}: not a tinygrad_rnn checkpoint: the zip archive has no "
                               f"{MANIFEST} (it holds: {shown or 'nothing'})")
+    size = archive.getinfo(MANIFEST).file_size
+    if size > MAX_MANIFEST_BYTES:
+        raise CheckpointError(f"{where}: {MANIFEST} would be {size:,} bytes uncompressed, over "
+                              f"the limit of {MAX_MANIFEST_BYTES:,}; refused")
     try:
         manifest = json.loads(archive.read(MANIFEST).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -264,11 +385,46 @@ def _relocation(map_location):
 
 
 class _Decoder:
-    def __init__(self, archive, manifest, where, relocate):
+    def __init__(self, archive, manifest, where, relocate, limits=(MAX_ENTRY_BYTES, MAX_TOTAL_BYTES)):
         self.archive, self.where, self.relocate = archive, where, relocate
         self.entries = manifest["arrays"]
         self.names = set(archive.namelist())
         self._loaded: dict[tuple, Any] = {}    # (key, device) -> array: sharing survives
+        self.max_entry_bytes, max_total = limits
+        self._check_sizes(max_total)
+
+    def _check_sizes(self, max_total: int) -> None:
+        """Every array's size, from the manifest and from the zip directory, within the
+        limits and consistent, before a byte is decompressed (a zip bomb stops here)."""
+        total = 0
+        for key, info in self.entries.items():
+            try:
+                name, shape = info["file"], [int(n) for n in info["shape"]]
+                itemsize = numpy_backend().xp.dtype(info["dtype"]).itemsize
+            except Exception as error:  # noqa: BLE001 - a manifest that does not fit the format
+                raise CheckpointError(f"{self.where}: {MANIFEST} is malformed (array {key}: "
+                                      f"{type(error).__name__}: {error})") from None
+            if name not in self.names:
+                continue                         # reported when (if) the entry is read
+            declared = self.archive.getinfo(name).file_size
+            nbytes = itemsize
+            for n in shape:
+                nbytes *= max(n, 0)
+            for size, what in ((declared, "its zip entry"), (nbytes, "its manifest shape")):
+                if size > self.max_entry_bytes:
+                    raise CheckpointError(
+                        f"{self.where}: entry {name} would be {size:,} bytes ({what}), over the "
+                        f"limit of {self.max_entry_bytes:,} per array; refused (raise "
+                        "max_entry_bytes to load it)")
+            if declared > nbytes + _NPY_HEADER_SLACK:
+                raise CheckpointError(
+                    f"{self.where}: entry {name} unpacks to {declared:,} bytes but {MANIFEST} "
+                    f"lists an array of {nbytes:,} bytes (corrupt or hostile checkpoint)")
+            total += declared
+            if total > max_total:
+                raise CheckpointError(
+                    f"{self.where}: the arrays would take over {max_total:,} bytes in all "
+                    f"(the limit); refused (raise max_total_bytes to load it)")
 
     def decode(self, node: dict) -> Any:
         kind = node["type"]
@@ -334,7 +490,7 @@ class _Decoder:
                                   "from the archive (truncated or corrupt checkpoint)")
         try:
             with self.archive.open(name) as entry:
-                array = numpy_backend().read_array(entry)
+                array = numpy_backend().read_array(entry, self.max_entry_bytes)
                 trailing = entry.read(1)       # reads to the end, so the CRC is checked
         except ValueError as error:
             if "allow_pickle" in str(error) or "Object arrays" in str(error):
@@ -361,4 +517,5 @@ def _typed(value, kind: type):
     return value
 
 
-__all__ = ["save", "load", "CheckpointError"]
+__all__ = ["save", "load", "CheckpointError", "remove_stale_temporaries", "MAX_ENTRY_BYTES",
+           "MAX_TOTAL_BYTES"]

@@ -30,8 +30,12 @@ class _Size(int):
 class Tensor:
     # _base: the tensor whose memory this one views (None when it owns its memory); views
     # share their base's version counter, so an in-place edit through either is noticed
+    # _view_of: (source, op) for a view made by an op (slice, reshape, ...) from source
+    # (detach() shares memory too but is no view in autograd's sense); _previous: ((version, old), ...)
+    # the histories this tensor had before in-place ops rebased it (the engine routes a
+    # gradient recorded at an older version to the history of that time)
     __slots__ = ("data", "grad", "requires_grad", "_node", "_version", "_base", "_retains_grad",
-                 "name", "__weakref__")
+                 "name", "_view_of", "_previous", "_hooks", "__weakref__")
     __array_ufunc__ = None  # numpy defers to our reflected operators (np_array * tensor)
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype=None, device=None,
@@ -51,6 +55,7 @@ class Tensor:
         self._base = None
         self._retains_grad = False
         self.name = name
+        self._view_of = self._previous = self._hooks = None
         if requires_grad:
             self.requires_grad_(True)
 
@@ -67,6 +72,7 @@ class Tensor:
         tensor._base = None
         tensor._retains_grad = False
         tensor.name = None
+        tensor._view_of = tensor._previous = tensor._hooks = None
         return tensor
 
     # ---------------------------------------------------------------- facts
@@ -102,8 +108,12 @@ class Tensor:
 
     @property
     def grad_fn(self):
-        """The tape entry that produced this tensor (None for leaves)."""
-        return self._node
+        """The graph node that produced this tensor (None for leaves), as torch's: ``name()``
+        and ``next_functions`` (tg.autograd.GradFn); the tape entry itself is ``_node``."""
+        if self._node is None:
+            return None
+        from .autograd import GradFn
+        return GradFn(self._node)
 
     @property
     def version(self) -> int:
@@ -204,12 +214,48 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if not self.is_leaf:
+            if requires_grad:          # already requires grad: nothing to change (as torch)
+                return self
             raise RuntimeError("requires_grad_: only leaf tensors can change requires_grad; "
                                "use .detach().requires_grad_() for a new leaf")
         if requires_grad and self.data.dtype.kind not in "fc":
             raise TypeError(f"requires_grad_: only floating-point tensors can require grad; "
                             f"this one is {self.data.dtype}")
         self.requires_grad = requires_grad
+        return self
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when the gradient of this tensor is computed; a hook that
+        returns a tensor replaces the gradient (before it reaches ``.grad`` or flows on).
+        Returns a handle whose ``remove()`` takes the hook off."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that does not "
+                               "require grad")
+        from .autograd import RemovableHandle
+        if self._hooks is None:
+            self._hooks = {}
+        handle = RemovableHandle(self._hooks)
+        self._hooks[handle.id] = hook
+        return handle
+
+    def _run_hooks(self, grad: "Tensor") -> "Tensor":
+        for hook in tuple(self._hooks.values()):
+            replaced = hook(grad)
+            if replaced is not None:
+                if not isinstance(replaced, Tensor) or replaced.shape != grad.shape:
+                    raise RuntimeError(f"register_hook: a hook returned "
+                                       f"{getattr(replaced, 'shape', type(replaced).__name__)}"
+                                       f" for a gradient of shape {tuple(grad.shape)}")
+                grad = replaced
+        return grad
+
+    def detach_(self) -> "Tensor":
+        """Make this tensor a leaf that does not require grad, in place (torch's detach_)."""
+        if self._view_of is not None and self._view_of[0].requires_grad:
+            raise RuntimeError("detach_: this tensor is a view of another tensor that requires "
+                               "grad; use detach() for a new tensor instead")
+        self._node, self.requires_grad, self._previous = None, False, None
+        self._retains_grad = False
         return self
 
     def retain_grad(self) -> "Tensor":
@@ -264,10 +310,32 @@ class Tensor:
     def maximum(self, other): return _elementwise.Maximum().apply(self, _as_tensor(self, other))
     def minimum(self, other): return _elementwise.Minimum().apply(self, _as_tensor(self, other))
 
+    def softmax(self, dim: int = -1):
+        from .functional import softmax
+        return softmax(self, dim)
+
+    def log_softmax(self, dim: int = -1):
+        from .functional import log_softmax
+        return log_softmax(self, dim)
+
+    def log1p(self): return _elementwise.Log1p().apply(self)
+    def expm1(self): return _elementwise.Expm1().apply(self)
+    def sign(self): return _elementwise.Sign().apply(self)
+    def erf(self): return _elementwise.Erf().apply(self)
+    def square(self): return self * self
+
     def clamp(self, min=None, max=None):
-        return _elementwise.Clamp(min, max).apply(self)
+        """Bounds may be numbers or tensors (tensor bounds get gradients where they bind)."""
+        return _composite.clamp(self, min, max)
 
     clip = clamp
+
+    def masked_fill(self, mask, value): return _composite.masked_fill(self, mask, value)
+
+    def where(self, condition, other):
+        """self where ``condition`` else ``other`` (torch's ``x.where(c, y)``)."""
+        from .functional import where
+        return where(condition, self, other)
 
     # ------------------------------------------------------- reductions
     def sum(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
@@ -277,10 +345,36 @@ class Tensor:
         return _reduce.mean(self, _axis(dim, axis), _keep(keepdim, keepdims))
 
     def max(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
-        return _reduce.Max(_axis(dim, axis), _keep(keepdim, keepdims)).apply(self)
+        """``x.max()``: the largest value; ``x.max(dim)``: ``(values, indices)`` along ``dim``
+        (as torch); ``x.max(other)``: the elementwise maximum. Ties share the gradient evenly
+        (torch sends it to the one index it returns; see docs/differences.md)."""
+        return _reduce.extremum(self, "max", dim if axis is None else axis,
+                                _keep(keepdim, keepdims))
 
     def min(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
-        return _reduce.Min(_axis(dim, axis), _keep(keepdim, keepdims)).apply(self)
+        """``x.min()``, ``x.min(dim)`` -> ``(values, indices)``, ``x.min(other)``: as ``max``."""
+        return _reduce.extremum(self, "min", dim if axis is None else axis,
+                                _keep(keepdim, keepdims))
+
+    def prod(self, dim=None, keepdim: bool = False):
+        return _reduce.Prod(dim, keepdim).apply(self)
+
+    def std(self, dim=None, keepdim: bool = False, *, correction: int = 1,
+            unbiased: bool | None = None):
+        return _composite.std(self, dim, keepdim, int(unbiased) if unbiased is not None
+                              else correction)
+
+    def norm(self, p=2, dim=None, keepdim: bool = False):
+        return _composite.norm(self, p, dim, keepdim)
+
+    def cumsum(self, dim: int): return _order.Cumsum(dim).apply(self)
+
+    def amax(self, dim=(), keepdim: bool = False):
+        """The largest value over ``dim`` (an int or a tuple; all axes when empty)."""
+        return _reduce.Max(None if dim in ((), None) else dim, keepdim).apply(self)
+
+    def amin(self, dim=(), keepdim: bool = False):
+        return _reduce.Min(None if dim in ((), None) else dim, keepdim).apply(self)
 
     def logsumexp(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None):
         return _reduce.logsumexp(self, _axis(dim, axis), _keep(keepdim, keepdims))
@@ -327,16 +421,93 @@ class Tensor:
 
     def contiguous(self): return self
 
+    def flip(self, *dims): return _order.Flip(_shape_arg(dims)).apply(self)
+    def roll(self, shifts, dims=None):
+        shifts = tuple(shifts) if isinstance(shifts, (list, tuple)) else shifts
+        return _order.Roll(shifts, tuple(dims) if isinstance(dims, (list, tuple)) else dims).apply(self)
+    def repeat(self, *sizes): return _composite.repeat(self, _shape_arg(sizes))
+    def unbind(self, dim: int = 0): return _composite.unbind(self, dim)
+    def tril(self, diagonal: int = 0): return _composite.tril(self, diagonal)
+    def triu(self, diagonal: int = 0): return _composite.triu(self, diagonal)
+    def index_select(self, dim: int, index): return _composite.index_select(self, dim, index)
+
+    def gather(self, dim: int, index):
+        """out[i][j] = self[i][index[i][j]] for dim = 1 (torch.gather)."""
+        return _gather.Gather(dim, _raw(index)).apply(self)
+
+    def scatter_add(self, dim: int, index, src):
+        """A copy of self with src[i][j] added at [i][index[i][j]] (dim = 1)."""
+        return _gather.ScatterAdd(dim, _raw(index)).apply(self, _as_tensor(self, src))
+
     def clone(self) -> "Tensor":
         return self + 0 if self.requires_grad else Tensor._make(self.data.copy())
 
     # ------------------------------------------------------------ in place
-    def _check_inplace(self, op: str) -> None:
-        if self.requires_grad and STATE.grad_enabled:
+    # Without a gradient to record an in-place op just writes into ``data`` and bumps the
+    # version. When one is needed (grad mode on and this tensor or the value requires grad),
+    # the op is recorded as torch does: the out-of-place op runs on ``old`` (a tensor holding
+    # this one's previous history), the result is written into this tensor's memory, and this
+    # tensor's history is rebased onto the new tape entry. Version counters then catch every
+    # tape entry that saved the old values.
+    def _inplace(self, op: str, write, record, value=None, snapshot: bool = False) -> "Tensor":
+        """``write()`` changes ``data`` when nothing needs recording; otherwise ``record(old)``
+        is the recorded out-of-place op (``snapshot``: it saves ``old``'s values, so ``old``
+        gets a copy of them)."""
+        if STATE.grad_enabled and (self.requires_grad or (
+                isinstance(value, Tensor) and value.requires_grad)):
+            if self._node is None and self.requires_grad:
+                raise RuntimeError(
+                    f"{op}: a leaf tensor that requires grad is being used in an in-place "
+                    "operation (that would corrupt its gradient); do it under tg.no_grad() "
+                    "(as optimizers do), or use the out-of-place op")
+            self._rebase(op, record, snapshot)
+        else:
+            source = self._view_of[0] if self._view_of is not None else None
+            if (STATE.grad_enabled and source is not None and source.requires_grad
+                    and source._node is None):
+                raise RuntimeError(
+                    f"{op}: this tensor is a view of a leaf tensor that requires grad, so an "
+                    "in-place change would corrupt that leaf's gradient; do it under tg.no_grad()")
+            write()
+        return self._bump()
+
+    def _rebase(self, op: str, record, snapshot: bool) -> None:
+        """Run ``record(old)`` (the out-of-place op, recorded), copy its result into this
+        tensor's memory and make its tape entry this tensor's history."""
+        if self._view_of is not None:
+            return self._rebase_view(op, record, snapshot)
+        old = Tensor._make(self.data.copy() if snapshot else self.data)
+        if not snapshot:
+            old._base = self if self._base is None else self._base
+        old._node, old.requires_grad, old._hooks = self._node, self.requires_grad, self._hooks
+        result = record(old)
+        if result.shape != self.shape:
+            raise RuntimeError(f"{op}: the result has shape {tuple(result.shape)}, which does "
+                               f"not fit in place into shape {tuple(self.shape)}")
+        if result.data is not self.data:
+            self.data[...] = result.data
+        self._previous = (self._previous or ()) + ((self.version, old),)
+        self._node, self.requires_grad, self._hooks = result._node, True, None
+        self._retains_grad = False
+
+    def _rebase_view(self, op: str, record, snapshot: bool) -> None:
+        """An in-place op on a slice ``v = base[index]``, recorded as torch: the new values are
+        written into base as ``base[index] = op(v)`` (rebasing base's history), and v becomes
+        ``base[index]`` of the new base."""
+        source, view_op = self._view_of
+        if type(view_op).__name__ != "GetItem":
             raise RuntimeError(
-                f"{op}: in-place change of a tensor that requires grad would corrupt its "
-                "gradient; do it under tg.no_grad() (as optimizers do), or use the "
-                "out-of-place op")
+                f"{op}: recording an in-place change of a {view_op.name} view is not supported; "
+                "write into the tensor it views instead, e.g. base[index] = value "
+                "(see docs/differences.md)")
+        old = Tensor._make(self.data.copy() if snapshot else self.data)
+        old._node, old.requires_grad, old._hooks = self._node, self.requires_grad, self._hooks
+        result = record(old)
+        source[view_op.index] = result            # records setitem on the base (recursively)
+        fresh = source[view_op.index]
+        self._previous = (self._previous or ()) + ((self.version, old),)
+        self._node, self.requires_grad, self._hooks = fresh._node, fresh.requires_grad, None
+        self._view_of = fresh._view_of
 
     def _bump(self) -> "Tensor":
         (self if self._base is None else self._base)._version += 1
@@ -344,46 +515,48 @@ class Tensor:
         return self
 
     def add_(self, other, alpha: float = 1.0):
-        self._check_inplace("add_")
-        value = _raw(other)
-        self.data += value if alpha == 1.0 else alpha * value
-        return self._bump()
+        other = other if alpha == 1.0 else other * alpha
+        def write(): self.data += _raw(other)
+        return self._inplace("add_", write, lambda old: old + other, other)
 
     def sub_(self, other, alpha: float = 1.0):
-        self._check_inplace("sub_")
-        value = _raw(other)
-        self.data -= value if alpha == 1.0 else alpha * value
-        return self._bump()
+        other = other if alpha == 1.0 else other * alpha
+        def write(): self.data -= _raw(other)
+        return self._inplace("sub_", write, lambda old: old - other, other)
 
     def mul_(self, other):
-        self._check_inplace("mul_")
-        self.data *= _raw(other)
-        return self._bump()
+        def write(): self.data *= _raw(other)
+        return self._inplace("mul_", write, lambda old: old * other, other, snapshot=True)
 
     def div_(self, other):
-        self._check_inplace("div_")
-        self.data /= _raw(other)
-        return self._bump()
+        def write(): self.data /= _raw(other)
+        return self._inplace("div_", write, lambda old: old / other, other, snapshot=True)
 
     def zero_(self):
-        self._check_inplace("zero_")
-        self.data[...] = 0
-        return self._bump()
+        return self.fill_(0)
 
     def fill_(self, value):
-        self._check_inplace("fill_")
-        self.data[...] = _raw(value)
-        return self._bump()
+        def write(): self.data[...] = _raw(value)
+        return self._inplace("fill_", write, _shape.SetItem(Ellipsis, True).bind(value), value)
 
     def copy_(self, source):
-        self._check_inplace("copy_")
-        self.data[...] = _raw(source)
-        return self._bump()
+        """Copy ``source`` (broadcast, cast to this dtype) into this tensor. A source that
+        requires grad is recorded, so its gradient flows back from this tensor (torch)."""
+        def write(): self.data[...] = _raw(source)
+        return self._inplace("copy_", write, _shape.SetItem(Ellipsis, True).bind(source), source)
 
     def __setitem__(self, index, value) -> None:
-        self._check_inplace("__setitem__")
-        self.data[_shape.normalize_index(index)] = _raw(value)
-        self._bump()
+        """``x[index] = value``; a value that requires grad is recorded (``outputs[t] = h``
+        in a hand-written RNN loop sends h its gradient), as torch's CopySlices."""
+        index = _shape.normalize_index(index)
+        def write(): self.data[index] = _raw(value)
+        self._inplace("__setitem__", write, _shape.SetItem(index, True).bind(value), value)
+
+    # x -= lr * x.grad under no_grad updates x itself (torch), not a new tensor
+    def __iadd__(self, other): return self.add_(_operand(self, other))
+    def __isub__(self, other): return self.sub_(_operand(self, other))
+    def __imul__(self, other): return self.mul_(_operand(self, other))
+    def __itruediv__(self, other): return self.div_(_operand(self, other))
 
 
 def _raw(value):
@@ -428,3 +601,6 @@ from .ops import elementwise as _elementwise  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduce as _reduce  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
+from .ops import composite as _composite  # noqa: E402
+from .ops import gather as _gather  # noqa: E402
+from .ops import order as _order  # noqa: E402

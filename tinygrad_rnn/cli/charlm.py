@@ -1,14 +1,36 @@
-"""``train charlm`` and ``sample``: the character-level language model, end to end."""
+"""``train charlm`` and ``sample``: the character-level language model, end to end.
+
+Training never loses work:
+
+* everything is checked before the first step (arguments, the corpus and its splits, the
+  sampling prime, the checkpoint to resume, that ``--out`` can be written), and ``--out`` is
+  created only then;
+* one run per ``--out`` (an exclusive lock), and a checkpoint this run did not write is
+  replaced only with ``--resume`` (that very file) or ``--overwrite``;
+* SIGINT, SIGTERM and SIGHUP stop at the next step boundary with a checkpoint and exit
+  130, 143 or 129; a non-finite loss or weight stops without saving (the last good
+  checkpoint stays);
+* a checkpoint holds the model, the optimizer, the random generators, the position in the
+  text and the carried hidden state, so ``--resume`` continues bit for bit as if the run
+  had never stopped.
+"""
 from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 
 from .. import data
+from .charlm_checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
+from .charlm_checks import (architecture_of, check_out_folder, check_overwrite,
+                            check_train_arguments, contradictions, encode_corpus, make_optimizer,
+                            sample_prime, settings_of, split_sizes)
+from .folder_lock import FolderLock
 from .runtime import make_out_dir, prepare_device
+from .stop_signals import StopSignals
 
-CHECKPOINT = "charlm.ckpt"
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
 
 
 def register_train(subcommands, common) -> None:
@@ -16,28 +38,41 @@ def register_train(subcommands, common) -> None:
     kinds = train.add_subparsers(dest="model", metavar="MODEL", required=True)
     p = kinds.add_parser("charlm", parents=[common], help="character-level language model",
                          description="Train a character-level language model by truncated BPTT, "
-                         "printing samples as it learns.")
-    p.add_argument("--corpus", default="tinyshakespeare",
+                         "printing samples as it learns. With --resume, settings not given are "
+                         "the checkpoint's; architecture and optimizer flags that contradict it "
+                         "are refused.")
+    # defaults of None: "not given", so --resume can take the checkpoint's value instead
+    p.add_argument("--corpus", default=None,
                    help="bundled corpus (tinyshakespeare, sonnets, war_and_peace, korean) or a "
                    "path to a UTF-8 text file (default: tinyshakespeare)")
-    p.add_argument("--cell", default="lstm", choices=("rnn", "lstm", "gru", "mut1", "mut2", "mut3"))
-    p.add_argument("--layers", type=int, default=1)
-    p.add_argument("--hidden", type=int, default=256)
-    p.add_argument("--embedding", type=int, default=64, help="embedding width (default: 64)")
-    p.add_argument("--dropout", type=float, default=0.0, help="dropout between layers")
-    p.add_argument("--seq-len", type=int, default=64, help="BPTT window T (default: 64)")
-    p.add_argument("--batch", type=int, default=32, help="parallel text rows B (default: 32)")
-    p.add_argument("--steps", type=int, default=1000, help="training steps (default: 1000)")
-    p.add_argument("--optimizer", default="adam", choices=("adam", "adamw", "sgd", "rmsprop", "adagrad"))
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--clip", type=float, default=5.0, help="max gradient norm; 0 turns clipping off")
-    p.add_argument("--sample-every", type=int, default=250)
-    p.add_argument("--eval-every", type=int, default=250)
+    p.add_argument("--cell", default=None, choices=("rnn", "lstm", "gru", "mut1", "mut2", "mut3"),
+                   help="recurrent cell (default: lstm)")
+    p.add_argument("--layers", type=int, default=None, help="stacked layers (default: 1)")
+    p.add_argument("--hidden", type=int, default=None, help="hidden width (default: 256)")
+    p.add_argument("--embedding", type=int, default=None, help="embedding width (default: 64; "
+                   "MUT cells use --hidden)")
+    p.add_argument("--dropout", type=float, default=None, help="dropout between layers (default: 0)")
+    p.add_argument("--seq-len", type=int, default=None, help="BPTT window T (default: 64)")
+    p.add_argument("--batch", type=int, default=None, help="parallel text rows B (default: 32)")
+    p.add_argument("--steps", type=int, default=1000,
+                   help="total training steps, counted from the start of training: with "
+                   "--resume, the step to stop at, not the number of further steps (default: 1000)")
+    p.add_argument("--optimizer", default=None, choices=OPTIMIZERS, help="(default: adam)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: 0.002)")
+    p.add_argument("--clip", type=float, default=None,
+                   help="max gradient norm; 0 turns clipping off (default: 5)")
+    p.add_argument("--sample-every", type=int, default=250, help="0: never")
+    p.add_argument("--eval-every", type=int, default=250, help="0: never")
     p.add_argument("--eval-batches", type=int, default=20, help="validation windows per evaluation")
-    p.add_argument("--checkpoint-every", type=int, default=500)
+    p.add_argument("--checkpoint-every", type=int, default=500,
+                   help="steps between checkpoints (0: only at the end or when stopped)")
     p.add_argument("--sample-length", type=int, default=200)
-    p.add_argument("--temperature", type=float, default=0.8)
+    p.add_argument("--temperature", type=float, default=0.8, help="0: always the likeliest symbol")
+    p.add_argument("--prime", default=None, help="text the samples start from (default: a "
+                   "newline, or the corpus's first symbol if it has none)")
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue from a saved checkpoint")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a checkpoint in --out that this run did not write")
     p.set_defaults(run=train_charlm)
 
 
@@ -47,41 +82,12 @@ def register_sample(subcommands, common) -> None:
     p.add_argument("checkpoint", help="a checkpoint written by 'train charlm'")
     p.add_argument("--prime", default="\n", help="text to start from (default: a newline)")
     p.add_argument("--length", type=int, default=500)
-    p.add_argument("--temperature", type=float, default=0.8)
+    p.add_argument("--temperature", type=float, default=0.8, help="0: always the likeliest symbol")
     p.add_argument("--top-k", type=int, default=None)
     p.set_defaults(run=sample)
 
 
-def load_checkpoint(path: str, device: str):
-    """The model, vocabulary and raw checkpoint saved by ``train charlm``."""
-    import tinygrad_rnn as tg
-    from tinygrad_rnn.models import CharLM, Vocabulary
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no checkpoint at {path!r}")
-    checkpoint = tg.load(path, map_location=device)
-    kind = checkpoint.get("kind") if isinstance(checkpoint, dict) else None
-    if kind != "charlm":
-        raise ValueError(f"{path!r} holds a {kind or 'non-tinygrad_rnn'} checkpoint, not a "
-                         "charlm model")
-    model = CharLM(**checkpoint["config"]).to(device)
-    model.load_state_dict(checkpoint["model"])
-    return model, Vocabulary.from_dict(checkpoint["vocabulary"]), checkpoint
-
-
-def _encode(vocabulary, text: str, corpus: str):
-    missing = sorted(set(text) - set(vocabulary.symbols))
-    if missing:
-        raise ValueError(f"corpus {corpus!r} has symbols the checkpoint's vocabulary lacks: "
-                         f"{''.join(missing[:20])!r}")
-    return vocabulary.encode(text)
-
-
-def _optimizer(name: str, parameters, lr: float):
-    from tinygrad_rnn import optim
-    return {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD,
-            "rmsprop": optim.RMSprop, "adagrad": optim.Adagrad}[name](parameters, lr=lr)
-
-
+# ------------------------------------------------------------------ the steps
 def evaluate(model, streams, seq_len: int, max_windows: int) -> float:
     """Mean validation cross-entropy (nats per symbol) over the first windows of ``streams``."""
     import tinygrad_rnn as tg
@@ -100,100 +106,184 @@ def evaluate(model, streams, seq_len: int, max_windows: int) -> float:
     return total / max(count, 1)
 
 
+def _all_finite(model) -> bool:
+    from tinygrad_rnn.backends import backend_for
+    return all(bool(backend_for(p.data).xp.isfinite(p.data).all()) for p in model.parameters())
+
+
+class Diverged(Exception):
+    """A non-finite loss, gradient or weight: training cannot go on."""
+
+
+def _train_step(run: dict, x, y, state, clip: float):
+    """One truncated-BPTT update; returns (loss, new state). Nothing is changed if the loss
+    or the gradient is not finite; Diverged is raised instead."""
+    import tinygrad_rnn.functional as F
+    from tinygrad_rnn.models import detach_state
+    from tinygrad_rnn.nn.utils import clip_grad_norm_
+    model, optimizer = run["model"], run["optimizer"]
+    logits, state = model(x, state)
+    state = detach_state(state)            # truncated BPTT: gradients stop at the window
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+    value = loss.item()
+    if not math.isfinite(value):
+        raise Diverged(f"the loss is {value}")
+    optimizer.zero_grad()
+    loss.backward()
+    if clip > 0:
+        norm = float(clip_grad_norm_(model.parameters(), clip).item())
+        if not math.isfinite(norm):
+            raise Diverged(f"the gradient norm is {norm}")
+    optimizer.step()
+    if not _all_finite(model):
+        raise Diverged("a weight became non-finite in the update")
+    return value, state
+
+
 def train_charlm(args) -> int:
     return fit_charlm(args)["exit_code"]
 
 
 def fit_charlm(args) -> dict:
     """Train as ``train charlm`` does; returns the exit code and the last validation loss."""
+    from tinygrad_rnn.models import CharLM, Vocabulary, batchify, window_count
+
+    check_train_arguments(args)
+    check_out_folder(args.out)
+    lock = FolderLock(args.out, "train charlm")
+    if os.path.isdir(args.out):              # a second run on a busy folder stops at once
+        lock.acquire()
+    try:
+        device = prepare_device(args)
+        checkpoint = None
+        if args.resume:
+            model, vocabulary, checkpoint = load_checkpoint(args.resume, device)
+            clashes = contradictions(args, checkpoint)
+            if clashes:
+                raise ValueError("flags that contradict the checkpoint given to --resume: "
+                                 + "; ".join(clashes) + "; leave them out (the "
+                                 "checkpoint's are used) or start a new run in another --out")
+            done = int(checkpoint["step"])
+            if done >= args.steps:
+                raise ValueError(f"{args.resume!r} is already at step {done} and --steps "
+                                 f"{args.steps} is the total, counted from the start; nothing to "
+                                 f"do (pass --steps {done + args.steps} to train {args.steps} "
+                                 "more)")
+        settings = settings_of(args, checkpoint)
+        text = data.load_text(settings["corpus"])
+        if checkpoint is None:
+            vocabulary = Vocabulary.from_text(text)
+        ids = encode_corpus(vocabulary, text, settings["corpus"])
+        cut, val_rows = split_sizes(ids, settings, args.eval_every)
+        prime = sample_prime(args, vocabulary, text) if args.sample_every or args.prime else None
+        ckpt_path = os.path.join(args.out, CHECKPOINT)
+        check_overwrite(args, ckpt_path)
+        make_out_dir(args.out)
+        lock.acquire()                       # a no-op if already held
+        check_overwrite(args, ckpt_path)    # again, now that no other run can write it
+
+        if checkpoint is None:
+            model = CharLM(vocab_size=len(vocabulary), **architecture_of(args)).to(device)
+        T, B = settings["seq_len"], settings["batch"]
+        run = {"model": model, "vocabulary": vocabulary, "settings": settings,
+               "optimizer": make_optimizer(settings["optimizer"], model.parameters(), settings["lr"]),
+               "position": {"window": 0, "pass": 0, "corpus": settings["corpus"],
+                            "batch": B, "seq_len": T, "symbols": len(ids)}}
+        train_streams = batchify(ids[:cut], B, device)
+        val_streams = batchify(ids[cut:], val_rows, device) if args.eval_every else None
+        step, state, losses = _restore(run, checkpoint, device)
+        windows = window_count(train_streams, T)
+
+        print(f"corpus {settings['corpus']!r}: {len(ids):,} symbols, vocabulary {len(vocabulary)};"
+              f" model {model.config['cell']} {model.config['num_layers']}x"
+              f"{model.config['hidden_size']} on {device}; "
+              f"{sum(p.numel() for p in model.parameters()):,} parameters"
+              + (f"; resuming at step {step}" if checkpoint is not None else ""), flush=True)
+        return _loop(args, run, step, state, losses, train_streams, val_streams, windows,
+                     prime, ckpt_path, checkpoint)
+    finally:
+        lock.release()
+
+
+def _restore(run: dict, checkpoint: dict | None, device: str):
+    """(step, hidden state, recent losses) from the checkpoint, and the optimizer, data
+    position and random generators put back; a fresh start without one."""
     import tinygrad_rnn as tg
-    import tinygrad_rnn.functional as F
+    if checkpoint is None:
+        return 0, None, []
+    run["optimizer"].load_state_dict(checkpoint["optimizer"])
+    saved = checkpoint.get("data") or {}
+    same_data = all(saved.get(k) == run["position"][k]
+                    for k in ("corpus", "batch", "seq_len", "symbols"))
+    state = None
+    if same_data:
+        run["position"].update(window=int(saved["window"]), **{"pass": int(saved["pass"])})
+        state = checkpoint.get("hidden")
+    elif saved:
+        print("note: --corpus, --batch or --seq-len differ from the checkpoint's, so the text "
+              "starts again from its beginning")
+    if checkpoint.get("rng") is not None:
+        tg.set_rng_state(checkpoint["rng"])
+    return int(checkpoint["step"]), state, list(checkpoint.get("recent_losses") or [])
+
+
+def _loop(args, run, step, state, losses, train_streams, val_streams, windows, prime,
+          ckpt_path, checkpoint) -> dict:
     from tqdm import tqdm
-    from tinygrad_rnn.models import CharLM, Vocabulary, batchify, bptt_windows, detach_state
-
-    device = prepare_device(args)
-    out_dir = make_out_dir(args.out)
-    for name in ("layers", "hidden", "seq_len", "batch", "steps"):
-        if getattr(args, name) <= 0:
-            raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-    text = data.load_text(args.corpus)
-    checkpoint = None
-    if args.resume:
-        model, vocabulary, checkpoint = load_checkpoint(args.resume, device)
-    else:
-        vocabulary = Vocabulary.from_text(text)
-        model = CharLM(len(vocabulary), args.hidden, args.cell, args.layers, args.embedding,
-                       args.dropout).to(device)
-    ids = _encode(vocabulary, text, args.corpus)
-    cut = int(len(ids) * 0.9)              # first 90% to train, last 10% to validate
-    row_length = cut // args.batch
-    if args.seq_len >= row_length or len(ids) - cut < 2:
-        raise ValueError(f"--seq-len {args.seq_len} is too long for this corpus: {len(ids)} "
-                         f"symbols give rows of {row_length} in a batch of {args.batch}; use a "
-                         "shorter --seq-len, a smaller --batch or a longer text")
-    train_streams = batchify(ids[:cut], args.batch, device)
-    val_batch = max(1, min(args.batch, (len(ids) - cut) // (args.seq_len + 1)))
-    val_streams = batchify(ids[cut:], val_batch, device) if len(ids) - cut > 2 * val_batch else None
-
-    optimizer = _optimizer(args.optimizer, model.parameters(), args.lr)
-    step = 0
-    if checkpoint is not None:
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        step = int(checkpoint["step"])
-
-    def save(path: str) -> None:
-        tg.save({"kind": "charlm", "config": model.config, "vocabulary": vocabulary.to_dict(),
-                 "model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step},
-                path)
-
-    print(f"corpus {args.corpus!r}: {len(ids):,} symbols, vocabulary {len(vocabulary)}; "
-          f"model {model.config['cell']} {model.config['num_layers']}x{model.config['hidden_size']} "
-          f"on {device}; {sum(p.numel() for p in model.parameters()):,} parameters")
-    windows, state, val = None, None, None
+    model, settings, position = run["model"], run["settings"], run["position"]
+    T = settings["seq_len"]
+    val, saved_step = None, (step if checkpoint is not None and args.resume
+                             and os.path.exists(ckpt_path)
+                             and os.path.samefile(args.resume, ckpt_path) else None)
+    started, first_step = time.perf_counter(), step
     progress = tqdm(total=args.steps, initial=min(step, args.steps), unit="step",
                     dynamic_ncols=True, mininterval=0.5)
-    started, first_step, losses = time.perf_counter(), step, []
-    ckpt_path = os.path.join(out_dir, CHECKPOINT)
     try:
-        while step < args.steps:
-            if windows is None:
-                windows, state = bptt_windows(train_streams, args.seq_len), None
-            try:
-                x, y = next(windows)
-            except StopIteration:               # one pass over the text done: start again
-                windows = None
-                continue
-            logits, state = model(x, state)
-            state = detach_state(state)        # truncated BPTT: gradients stop at the window
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-            optimizer.zero_grad()
-            loss.backward()
-            if args.clip > 0:
-                tg.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
-            optimizer.step()
-            step += 1
-            losses.append(loss.item())
-            progress.update(1)
-            progress.set_postfix(loss=f"{losses[-1]:.3f}")
-            if args.eval_every and val_streams is not None and (step % args.eval_every == 0 or step == args.steps):
-                val = evaluate(model, val_streams, args.seq_len, args.eval_batches)
-                train_avg = sum(losses[-50:]) / len(losses[-50:])
-                progress.write(f"step {step}: train {train_avg:.3f} nats ({train_avg / math.log(2):.3f} bits)"
-                               f" | validation {val:.3f} nats ({val / math.log(2):.3f} bits) per char")
-            if args.sample_every and (step % args.sample_every == 0 or step == args.steps):
-                text_out = model.generate(vocabulary, length=args.sample_length,
-                                          temperature=args.temperature, seed=args.seed + step)
-                progress.write(f"--- sample at step {step} ---\n{text_out}\n---")
-            if args.checkpoint_every and step % args.checkpoint_every == 0:
-                save(ckpt_path)
-    except KeyboardInterrupt:
+        with StopSignals() as stop:
+            while step < args.steps and stop.received is None:
+                if position["window"] >= windows:    # one pass over the text done: again
+                    position.update(window=0, **{"pass": position["pass"] + 1})
+                    state = None
+                offset = position["window"] * T
+                x = train_streams[:, offset:offset + T]
+                y = train_streams[:, offset + 1:offset + T + 1]
+                try:
+                    loss, state = _train_step(run, x, y, state, settings["clip"])
+                except Diverged as why:
+                    progress.close()
+                    kept = (f"{ckpt_path} still holds step {saved_step}" if saved_step is not None
+                            else f"{ckpt_path} is as it was" if os.path.exists(ckpt_path)
+                            else "no checkpoint was written")
+                    print(f"tinygrad-rnn train: error: stopped at step {step + 1}: {why}; "
+                          f"nothing saved ({kept}); try a smaller --lr", file=sys.stderr)
+                    return {"exit_code": 1, "validation_nats": val, "steps": step}
+                step += 1
+                position["window"] += 1
+                losses.append(loss)
+                del losses[:-50]
+                progress.update(1)
+                progress.set_postfix(loss=f"{loss:.3f}")
+                if val_streams is not None and (step % args.eval_every == 0 or step == args.steps):
+                    val = evaluate(model, val_streams, T, args.eval_batches)
+                    train_avg = sum(losses) / len(losses)
+                    progress.write(f"step {step}: train {train_avg:.3f} nats "
+                                   f"({train_avg / math.log(2):.3f} bits) | validation {val:.3f} "
+                                   f"nats ({val / math.log(2):.3f} bits) per char")
+                if args.sample_every and (step % args.sample_every == 0 or step == args.steps):
+                    text_out = model.generate(run["vocabulary"], prime, length=args.sample_length,
+                                              temperature=args.temperature, seed=args.seed + step)
+                    progress.write(f"--- sample at step {step} ---\n{text_out}\n---")
+                if args.checkpoint_every and step % args.checkpoint_every == 0:
+                    save_checkpoint(ckpt_path, run, step, state, losses)
+                    saved_step = step
+            progress.close()
+            save_checkpoint(ckpt_path, run, step, state, losses)
+            if stop.received is not None:
+                print(f"interrupted by {stop.name} at step {step}; checkpoint saved to {ckpt_path} "
+                      f"(continue with --resume {ckpt_path})", flush=True)
+                return {"exit_code": stop.exit_status, "validation_nats": val, "steps": step}
+    finally:
         progress.close()
-        save(ckpt_path)
-        print(f"interrupted at step {step}; checkpoint saved to {ckpt_path} "
-              f"(continue with --resume {ckpt_path})")
-        return {"exit_code": 130, "validation_nats": val, "steps": step}
-    progress.close()
-    save(ckpt_path)
     elapsed = time.perf_counter() - started
     print(f"trained {step - first_step} steps in {elapsed:.1f} s; checkpoint: {ckpt_path}")
     return {"exit_code": 0, "validation_nats": val, "steps": step, "seconds": elapsed}
@@ -203,6 +293,12 @@ def sample(args) -> int:
     device = prepare_device(args)
     if args.length <= 0:
         raise ValueError(f"--length must be positive, got {args.length}")
+    if not (math.isfinite(args.temperature) and args.temperature >= 0):
+        raise ValueError(f"--temperature must be a finite number >= 0, got {args.temperature}")
+    if args.top_k is not None and args.top_k <= 0:
+        raise ValueError(f"--top-k must be positive, got {args.top_k}")
+    if not args.prime:
+        raise ValueError("--prime must hold at least one symbol")
     model, vocabulary, _ = load_checkpoint(args.checkpoint, device)
     missing = sorted(set(args.prime) - set(vocabulary.symbols))
     if missing:

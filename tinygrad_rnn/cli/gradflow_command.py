@@ -1,6 +1,7 @@
 """``gradflow``: the vanishing-gradient comparison of RNN, LSTM and GRU, as a table and a plot."""
 from __future__ import annotations
 
+import math
 import os
 
 from .runtime import make_out_dir, prepare_device
@@ -21,13 +22,18 @@ def register(subcommands, common) -> None:
 
 def run(args) -> int:
     from ..viz import vanishing
-    device = prepare_device(args)
-    out_dir = make_out_dir(args.out)
     if args.steps < 2:
         raise ValueError(f"--steps must be at least 2, got {args.steps}")
+    for flag, value in (("--hidden", args.hidden), ("--every", args.every)):
+        if value <= 0:
+            raise ValueError(f"{flag} must be positive, got {value}")
+    if not math.isfinite(args.gate_bias):
+        raise ValueError(f"--gate-bias must be a finite number, got {args.gate_bias}")
+    device = prepare_device(args)
+    out_dir = make_out_dir(args.out)             # only once the arguments are known good
     norms = vanishing.vanishing_gradients(args.steps, args.hidden, seed=args.seed, device=device,
                                           gate_bias=args.gate_bias)
-    print(vanishing.format_table(norms, every=max(args.every, 1)))
+    print(vanishing.format_table(norms, every=args.every))
     try:
         path = vanishing.plot(norms, os.path.join(out_dir, "gradflow.png"))
         print(f"plot: {path}")

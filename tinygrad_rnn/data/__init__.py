@@ -15,6 +15,8 @@ import os
 import random
 from typing import Sequence
 
+from ..files import open_regular_file, read_limited
+
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 CORPORA = {
@@ -31,6 +33,22 @@ class DataError(ValueError):
     """A corpus or file could not be loaded; the message says which and why."""
 
 
+MAX_CORPUS_BYTES = 2**30
+
+
+def max_corpus_bytes() -> int:
+    """The most bytes a corpus file may hold (unpacked): 1 GiB, or
+    ``TINYGRAD_RNN_MAX_CORPUS_BYTES``."""
+    text = os.environ.get("TINYGRAD_RNN_MAX_CORPUS_BYTES")
+    if not text:
+        return MAX_CORPUS_BYTES
+    try:
+        return int(text)
+    except ValueError:
+        raise DataError(f"TINYGRAD_RNN_MAX_CORPUS_BYTES={text!r} is not a whole number of "
+                        "bytes") from None
+
+
 def bundled_path(filename: str) -> str:
     return os.path.join(_HERE, filename)
 
@@ -42,25 +60,32 @@ def _read(filename: str) -> str:
 
 def load_text(name_or_path: str) -> str:
     """A bundled corpus by name (``tinyshakespeare``, ``sonnets``, ``war_and_peace``, and the
-    Korean side of ``eng_kor`` as ``korean``), or any UTF-8 text file by path."""
+    Korean side of ``eng_kor`` as ``korean``), or any UTF-8 text file by path: a regular
+    file (not a FIFO or device) of at most :func:`max_corpus_bytes` bytes, unpacked."""
     if name_or_path in CORPORA:
         return _read(CORPORA[name_or_path])
     if name_or_path == "korean":
         return "\n".join(korean for _, korean in load_pairs("eng_kor")) + "\n"
-    if not os.path.exists(name_or_path):
+    if not os.path.lexists(name_or_path):
         raise DataError(f"no corpus or file named {name_or_path!r}; bundled corpora: "
                         f"{', '.join(list(CORPORA) + ['korean'])}")
     if os.path.isdir(name_or_path):
         raise DataError(f"{name_or_path!r} is a directory, not a text file")
+    limit = max_corpus_bytes()
     try:
-        opener = gzip.open if name_or_path.endswith(".gz") else open
-        with opener(name_or_path, "rt", encoding="utf-8") as handle:
-            text = handle.read()
+        with open_regular_file(name_or_path, DataError, "corpus") as raw:
+            if name_or_path.endswith(".gz"):
+                with gzip.GzipFile(fileobj=raw) as unpacked:   # bounded as it unpacks
+                    content = read_limited(unpacked, limit, DataError, repr(name_or_path))
+            else:
+                content = read_limited(raw, limit, DataError, repr(name_or_path))
+        text = content.decode("utf-8")
     except UnicodeDecodeError as error:
         raise DataError(f"{name_or_path!r} is not UTF-8 text (byte {error.start}: "
                         f"{error.reason})") from None
-    except OSError as error:
-        raise DataError(f"cannot read {name_or_path!r}: {error.strerror or error}") from None
+    except (OSError, EOFError) as error:
+        raise DataError(f"cannot read {name_or_path!r}: "
+                        f"{getattr(error, 'strerror', None) or error}") from None
     if not text:
         raise DataError(f"{name_or_path!r} is empty")
     return text

@@ -66,7 +66,7 @@ class Classifier(nn.Module):
     def forward(self, ids):
         """(B, T) word ids of sentences of one length T -> (B,) logits of 'positive'."""
         output, _ = self.lstm(self.dropout(self.embedding(ids)))
-        pooled = output.max(dim=1)
+        pooled = output.max(dim=1).values
         return self.head(self.dropout(pooled)).reshape(-1)
 
 

@@ -17,6 +17,12 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  device=None, dtype=None):
         super().__init__()
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(value, bool) or not hasattr(value, "__index__"):
+                raise TypeError(f"Linear: {name} must be an int, got {type(value).__name__} {value!r}")
+            if value < 0:                    # PyTorch's words and exception type
+                raise RuntimeError(f"Linear: Trying to create tensor with negative dimension "
+                                   f"{value} ({name} = {value})")
         self.in_features, self.out_features = in_features, out_features
         bound = 1.0 / math.sqrt(in_features) if in_features else 0.0
         self.weight = Parameter(init.uniform_(

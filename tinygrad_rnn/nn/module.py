@@ -129,25 +129,29 @@ class Module:
 
     def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
         """Copy values in by name. Arrays (numpy/cupy) and Tensors are accepted, so a
-        ``{k: v.numpy() for k, v in torch_module.state_dict().items()}`` loads unchanged."""
+        ``{k: v.numpy() for k, v in torch_module.state_dict().items()}`` loads unchanged.
+        Missing or unexpected keys (when ``strict``) and any shape mismatch raise PyTorch's
+        RuntimeError, listing every one with the sizes, before anything is copied."""
         own = dict(self._state_items())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
-        mismatched = []
+        problems = []                         # PyTorch's RuntimeError, in its words and order
+        if strict and missing:
+            problems.append("Missing key(s) in state_dict: "
+                            + ", ".join(f'"{k}"' for k in missing) + ".")
+        if strict and unexpected:
+            problems.append("Unexpected key(s) in state_dict: "
+                            + ", ".join(f'"{k}"' for k in unexpected) + ".")
         for key, target in own.items():
             if key in state_dict:
                 shape = tuple(getattr(state_dict[key], "shape", ()))
                 if shape != tuple(target.shape):
-                    mismatched.append(f"{key}: checkpoint {shape}, model {tuple(target.shape)}")
-        problems = []
-        if mismatched:
-            problems.append("shape mismatch for " + "; ".join(mismatched))
-        if strict and missing:
-            problems.append("missing keys: " + ", ".join(missing))
-        if strict and unexpected:
-            problems.append("unexpected keys: " + ", ".join(unexpected))
+                    problems.append(f"size mismatch for {key}: copying a param with shape "
+                                    f"{shape} from checkpoint, the shape in current model is "
+                                    f"{tuple(target.shape)}.")
         if problems:
-            raise KeyError(f"load_state_dict into {type(self).__name__}: " + ". ".join(problems))
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                               + "\n\t".join(problems))
         with no_grad():
             for key, target in own.items():
                 if key in state_dict:

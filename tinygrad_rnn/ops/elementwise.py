@@ -16,7 +16,7 @@ class Add(Function):
     name, formula, saves_inputs = "add", "ga = gy, gb = gy", False
 
     def forward(self, a, b):
-        return a + b
+        return _float_result(a + b, a, b)
 
     def backward(self, gy, y):
         a, b = self.inputs
@@ -29,7 +29,7 @@ class Sub(Function):
     name, formula, saves_inputs = "sub", "ga = gy, gb = -gy", False
 
     def forward(self, a, b):
-        return a - b
+        return _float_result(a - b, a, b)
 
     def backward(self, gy, y):
         a, b = self.inputs
@@ -42,7 +42,7 @@ class Mul(Function):
     name, formula = "mul", "ga = gy * b, gb = gy * a"
 
     def forward(self, a, b):
-        return a * b
+        return _float_result(a * b, a, b)
 
     def backward(self, gy, y):
         a, b = self.inputs
@@ -55,7 +55,7 @@ class Div(Function):
     name, formula = "div", "ga = gy / b, gb = -gy * a / b^2"
 
     def forward(self, a, b):
-        return a / b
+        return _float_result(a / b, a, b)
 
     def backward(self, gy, y):
         a, b = self.inputs
@@ -64,29 +64,61 @@ class Div(Function):
 
 
 class Pow(Function):
-    """y = a ** b.   ga = gy * b * a^(b-1),  gb = gy * y * log(a)  (a > 0)."""
+    """y = a ** b.   ga = gy * b * a^(b-1) (0 where a = b = 0),  gb = gy * y * ln(a) (0 where
+    a = 0 and b >= 0), as torch: so 0 ** 0 has ga = 0 and 0 ** 3 has gb = 0."""
     name, formula, uses_output = "pow", "ga = gy * b * a^(b-1), gb = gy * y * log(a)", True
 
     def forward(self, a, b):
-        return a ** b
+        return _float_result(a ** b, a, b)
 
     def backward(self, gy, y):
         a, b = self.inputs
         grad_a = grad_b = None
         if needs_grad(a):
-            grad_a = unbroadcast(gy * b * a ** (b - 1), a) if not _is_zero(b) else a * 0
+            if _is_number(b):
+                grad_a = gy * b * a ** (b - 1) if b != 0 else a * 0
+            else:       # at a = b = 0: exponent 1 in a^(b-1), times b = 0 -> 0, not 0 * inf
+                zero = _mask((a.data == 0) & (b.data == 0), b)
+                safe_b = Where(zero).apply(1.0, b) if zero.any() else b
+                grad_a = unbroadcast(gy * b * a ** (safe_b - 1), a)
         if needs_grad(b):
-            grad_b = unbroadcast(gy * y * _log(a), b)
+            grad_b = unbroadcast(gy * y * _log_of_base(a, b), b)
         return grad_a, grad_b
 
 
-def _is_zero(value) -> bool:
-    return type(value) in (int, float) and value == 0
+def _is_number(value) -> bool:
+    return type(value) in (int, float)
 
 
-def _log(value):
-    """ln of a Tensor (differentiable) or of a Python number."""
-    return value.log() if hasattr(value, "data") else math.log(value)
+def _log_of_base(a, b):
+    """ln a for the exponent's gradient, 0 where a = 0 and b >= 0 (there y = 0 or 1 and torch's
+    gradient is 0); a Python-number base may be 0 or negative (-inf, NaN as torch)."""
+    if _is_number(a):
+        if a > 0:
+            return math.log(a)
+        if a < 0:
+            return math.nan
+        return Where(_mask(b.data >= 0, b)).apply(0.0, -math.inf)
+    zero_base = _mask((a.data == 0) & (_raw(b) >= 0), a)
+    return Where(zero_base).apply(1.0, a).log() if zero_base.any() else a.log()
+
+
+def _mask(condition, like):
+    """A comparison's result as an array of like's backend (0-d comparisons give a scalar)."""
+    return xp_of(like.data).asarray(condition)
+
+
+def _raw(value):
+    return getattr(value, "data", value)
+
+
+def _float_result(out, *operands):
+    """Integer-only arithmetic that NumPy turns into float64 (int / int, int * 0.5, sqrt(int))
+    gives torch's default dtype, float32."""
+    if getattr(out, "dtype", None) is not None and out.dtype.kind == "f" and out.dtype.itemsize == 8:
+        if not any(getattr(v, "dtype", None) is not None and v.dtype.kind in "fc" for v in operands):
+            return out.astype("float32")
+    return out
 
 
 class Neg(Function):
@@ -105,7 +137,7 @@ class Exp(Function):
     name, formula, saves_inputs, uses_output = "exp", "gx = gy * y", False, True
 
     def forward(self, x):
-        return xp_of(x).exp(x)
+        return _float_result(xp_of(x).exp(x), x)
 
     def backward(self, gy, y):
         return (gy * y,)
@@ -116,7 +148,7 @@ class Log(Function):
     name, formula = "log", "gx = gy / x"
 
     def forward(self, x):
-        return xp_of(x).log(x)
+        return _float_result(xp_of(x).log(x), x)
 
     def backward(self, gy, y):
         return (gy / self.inputs[0],)
@@ -127,7 +159,7 @@ class Sqrt(Function):
     name, formula, saves_inputs, uses_output = "sqrt", "gx = gy / (2 y)", False, True
 
     def forward(self, x):
-        return xp_of(x).sqrt(x)
+        return _float_result(xp_of(x).sqrt(x), x)
 
     def backward(self, gy, y):
         return (gy / (y * 2),)
@@ -138,7 +170,7 @@ class Tanh(Function):
     name, formula, saves_inputs, uses_output = "tanh", "gx = gy * (1 - y^2)", False, True
 
     def forward(self, x):
-        return xp_of(x).tanh(x)
+        return _float_result(xp_of(x).tanh(x), x)
 
     def backward(self, gy, y):
         return (gy * (1 - y * y),)
@@ -196,7 +228,7 @@ class Sin(Function):
     name, formula = "sin", "gx = gy * cos(x)"
 
     def forward(self, x):
-        return xp_of(x).sin(x)
+        return _float_result(xp_of(x).sin(x), x)
 
     def backward(self, gy, y):
         return (gy * self.inputs[0].cos(),)
@@ -207,7 +239,7 @@ class Cos(Function):
     name, formula = "cos", "gx = -gy * sin(x)"
 
     def forward(self, x):
-        return xp_of(x).cos(x)
+        return _float_result(xp_of(x).cos(x), x)
 
     def backward(self, gy, y):
         return (-gy * self.inputs[0].sin(),)
@@ -284,3 +316,49 @@ class Where(Function):
         zero = 0.0
         return (unbroadcast(Where(self.condition).apply(gy, zero), a) if needs_grad(a) else None,
                 unbroadcast(Where(self.condition).apply(zero, gy), b) if needs_grad(b) else None)
+
+
+class Log1p(Function):
+    """y = ln(1 + x), accurate for small x.   gx = gy / (1 + x)."""
+    name, formula = "log1p", "gx = gy / (1 + x)"
+
+    def forward(self, x):
+        return _float_result(xp_of(x).log1p(x), x)
+
+    def backward(self, gy, y):
+        return (gy / (self.inputs[0] + 1),)
+
+
+class Expm1(Function):
+    """y = e^x - 1, accurate for small x.   gx = gy * (y + 1)."""
+    name, formula, saves_inputs, uses_output = "expm1", "gx = gy * (y + 1)", False, True
+
+    def forward(self, x):
+        return _float_result(xp_of(x).expm1(x), x)
+
+    def backward(self, gy, y):
+        return (gy * (y + 1),)
+
+
+class Sign(Function):
+    """y = sign(x) in {-1, 0, 1}.   gx = 0 (flat everywhere it is differentiable, as torch)."""
+    name, formula, saves_inputs = "sign", "gx = 0", False
+
+    def forward(self, x):
+        return xp_of(x).sign(x)
+
+    def backward(self, gy, y):
+        return (gy * 0,)
+
+
+class Erf(Function):
+    """y = erf(x) = 2/sqrt(pi) int_0^x e^{-t^2} dt.   gx = gy * 2/sqrt(pi) e^{-x^2}."""
+    name, formula = "erf", "gx = gy * 2/sqrt(pi) * exp(-x^2)"
+
+    def forward(self, x):
+        from ..backends import backend_for
+        return backend_for(x).erf(x)
+
+    def backward(self, gy, y):
+        x = self.inputs[0]
+        return (gy * (-(x * x)).exp() * (2 / math.sqrt(math.pi)),)

@@ -3,8 +3,16 @@ logsumexp are built from them.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from ..function import Function
 from . import constant, xp_of
+
+
+class ValuesIndices(NamedTuple):
+    """What ``x.max(dim)`` / ``x.min(dim)`` return, as torch: ``values, indices = x.max(1)``."""
+    values: object
+    indices: object
 
 
 def _axes(axis, ndim: int) -> tuple:
@@ -86,20 +94,48 @@ def _count(x, axis) -> int:
     return count
 
 
+def extremum(x, which: str, dim, keepdim: bool):
+    """``x.max()``, ``x.max(dim)`` -> (values, indices), ``x.max(other)`` (torch's overloads)."""
+    if hasattr(dim, "data") and not isinstance(dim, int):
+        return x.maximum(dim) if which == "max" else x.minimum(dim)
+    op = Max if which == "max" else Min
+    if dim is None:
+        return op(None, False).apply(x)
+    if not isinstance(dim, int):
+        raise TypeError(f"{which}: dim must be one int, got {dim!r}; use a{which}(dim) to reduce "
+                        "over several dims")
+    values = op(dim, keepdim).apply(x)
+    return ValuesIndices(values, type(values)._make(arg_extremum(x.data, "arg" + which, dim, keepdim)))
+
+
+def divide_or_nan(total, count):
+    """total / count with count = 0 giving NaN (torch's mean/var of nothing), without NumPy's
+    division warning."""
+    if count > 0:
+        return total / count
+    return total * float("nan")
+
+
 def mean(x, axis=None, keepdims: bool = False):
-    """mean(x) = sum(x) / n, n the number of elements reduced."""
-    return x.sum(axis=axis, keepdims=keepdims) / max(_count(x, axis), 1)
+    """mean(x) = sum(x) / n, n the number of elements reduced (NaN when n = 0, as torch)."""
+    return divide_or_nan(x.sum(axis=axis, keepdims=keepdims), _count(x, axis))
 
 
 def var(x, axis=None, keepdims: bool = False, correction: int = 1):
-    """var(x) = sum((x - mean(x))^2) / (n - correction); correction=1 is the unbiased estimate."""
+    """var(x) = sum((x - mean(x))^2) / (n - correction); correction=1 is the unbiased estimate.
+    NaN when n - correction <= 0 (one element, unbiased), as torch."""
     centered = x - mean(x, axis, keepdims=True)
-    return (centered * centered).sum(axis=axis, keepdims=keepdims) / max(_count(x, axis) - correction, 1)
+    return divide_or_nan((centered * centered).sum(axis=axis, keepdims=keepdims),
+                   _count(x, axis) - correction)
 
 
 def logsumexp(x, axis=None, keepdims: bool = False):
-    """log sum_i e^{x_i} = m + log sum_i e^{x_i - m}, with m = max x held constant (stability)."""
-    shift = x.max(axis=axis, keepdims=True).detach()
+    """log sum_i e^{x_i} = m + log sum_i e^{x_i - m}, with m = max x held constant (stability).
+    An infinite m is replaced by 0, so a row of -inf gives -inf and a +inf entry gives +inf
+    (torch); the sum of nothing is -inf."""
+    xp = xp_of(x.data)
+    m = x.data.max(axis=axis, keepdims=True, initial=-xp.inf)
+    shift = constant(xp.where(xp.isfinite(m), m, 0).astype(x.dtype))
     out = (x - shift).exp().sum(axis=axis, keepdims=True).log() + shift
     if keepdims:
         return out
@@ -111,3 +147,61 @@ def arg_extremum(x, which: str, axis, keepdims: bool):
     if keepdims and axis is not None:
         result = xp_of(x).expand_dims(result, axis)
     return result
+
+
+class Prod(Function):
+    """y = product over ``axis`` (one int, or None for all) of x.
+    gx_i = gy * prod_{j != i} x_j: no division, so zeros in x are fine."""
+    __slots__ = ("axis", "keepdims")
+    name, formula = "prod", "gx_i = gy * prod_{j != i} x_j"
+
+    def __init__(self, axis=None, keepdims: bool = False):
+        self.axis, self.keepdims = axis, keepdims
+
+    def extra_repr(self) -> str:
+        return "" if self.axis is None else f"axis={self.axis}"
+
+    def forward(self, x):
+        return x.prod(axis=self.axis, keepdims=self.keepdims)
+
+    def backward(self, gy, y):
+        x = self.inputs[0]
+        if self.axis is None:
+            others = _product_of_others(x.reshape(-1), 0).reshape(x.shape)
+        else:
+            others = _product_of_others(x, self.axis)
+        return (expand_reduced(gy, x.shape, self.axis, self.keepdims) * others,)
+
+
+def _product_of_others(x, axis: int):
+    """o_i = prod_{j != i} x_j along ``axis``: row i of an (n, n) stack holds x with x_i
+    replaced by 1 (differentiable, so prod has second derivatives)."""
+    from .elementwise import Where
+    last = x.transpose(axis, -1) if x.ndim > 1 else x
+    n = last.shape[-1]
+    stack = Where(xp_of(x.data).eye(n, dtype=bool)).apply(1.0, last.unsqueeze(-2))
+    others = Prod(-1).apply(stack)
+    return others.transpose(axis, -1) if x.ndim > 1 else others
+
+
+class Norm(Function):
+    """y = ||x||_2 = sqrt(sum over ``axis`` of x^2).   gx = gy * x / y  (0 where y = 0, as
+    torch: the zero vector's subgradient)."""
+    __slots__ = ("axis", "keepdims")
+    name, formula, uses_output = "norm", "gx = gy * x / y (0 where y = 0)", True
+
+    def __init__(self, axis=None, keepdims: bool = False):
+        self.axis, self.keepdims = axis, keepdims
+
+    def extra_repr(self) -> str:
+        return "" if self.axis is None else f"axis={self.axis}"
+
+    def forward(self, x):
+        return xp_of(x).sqrt((x * x).sum(axis=self.axis, keepdims=self.keepdims))
+
+    def backward(self, gy, y):
+        from .elementwise import Where
+        x = self.inputs[0]
+        zero = xp_of(y.data).asarray(y.data == 0)
+        safe = Where(zero).apply(1.0, y) if zero.any() else y
+        return (expand_reduced(gy / safe, x.shape, self.axis, self.keepdims) * x,)

@@ -160,6 +160,46 @@ class IndexAdd(Function):
         return (GetItem(self.index).apply(gy),)
 
 
+class SetItem(Function):
+    """y = x with ``value`` written at ``index`` (broadcast, cast to x's dtype): ``x[index] = v``.
+    gx = gy with zeros at ``index``;  gv = gy[index] summed to v's shape. With ``inplace`` the
+    forward writes into x's own array (torch's CopySlices: in-place setitem and copy_ record
+    this op)."""
+    __slots__ = ("index", "inplace")
+    name, formula, saves_inputs = "setitem", "gx = gy with gy[index] = 0, gv = sum_to(gy[index])", False
+
+    def __init__(self, index, inplace: bool = False):
+        self.index, self.inplace = index, inplace
+
+    def extra_repr(self) -> str:
+        return f"index={_show_index(self.index)}"
+
+    def bind(self, value):
+        """The in-place op's recorded form: ``old -> SetItem(index).apply(old, value)``."""
+        return lambda old: self.apply(old, value)
+
+    def forward(self, x, value):
+        self.index = _on_device_of(self.index, x)
+        out = x if self.inplace else x.copy()
+        target = out[self.index]
+        if getattr(value, "ndim", 0) > getattr(target, "ndim", 0):   # torch drops leading 1s
+            value = value.reshape(value.shape[value.ndim - target.ndim:])
+        out[self.index] = value
+        return out
+
+    def backward(self, gy, y):
+        x, value = self.inputs
+        grad_x = grad_value = None
+        if needs_grad(x) and self.index is not Ellipsis:   # x[...] = v leaves nothing of x
+            grad_x = SetItem(self.index).apply(gy, 0.0)
+        if needs_grad(value):
+            picked = gy[self.index]
+            if picked.ndim < value.ndim:
+                picked = picked.reshape((1,) * (value.ndim - picked.ndim) + tuple(picked.shape))
+            grad_value = unbroadcast(picked, value)
+        return grad_x, grad_value
+
+
 def _show_index(index) -> str:
     parts = index if isinstance(index, tuple) else (index,)
     shown = []
@@ -260,7 +300,21 @@ def _same_rank(op: str, arrays) -> None:
 # ---------------------------------------------------------------------------
 # Shape helpers built from the primitives above (no VJP of their own).
 
+def _dim(op: str, dim, ndim: int) -> int:
+    """``dim`` in [0, ndim), from a possibly negative index; PyTorch's IndexError if it is
+    outside [-ndim, ndim - 1]."""
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise IndexError(f"{op}: Dimension out of range (expected to be in range of "
+                         f"[{-max(ndim, 1)}, {max(ndim, 1) - 1}], but got {dim})")
+    return dim % max(ndim, 1)
+
+
 def transpose(x, dim0: int, dim1: int):
+    dim0, dim1 = _dim("transpose", dim0, x.ndim), _dim("transpose", dim1, x.ndim)
+    if x.ndim == 0:
+        return x
     dims = list(range(x.ndim))
     dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
     return Permute(tuple(dims)).apply(x)
@@ -328,5 +382,8 @@ def split(x, split_size_or_sections, dim: int = 0):
 def chunk(x, chunks: int, dim: int = 0):
     """``chunks`` pieces of (nearly) equal size along ``dim``, as PyTorch: each of size
     ceil(n / chunks)."""
+    if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks!r}")
+    dim = _dim("chunk", dim, x.ndim)
     size = -(-x.shape[dim] // chunks)
     return split(x, max(size, 1), dim)

@@ -74,11 +74,23 @@ class Optimizer:
         self.param_groups.append(group)
 
     def _check_hyperparameters(self, group: dict) -> None:
-        """Raise ValueError for out-of-range hyper-parameters (subclasses extend)."""
-        if group.get("lr", 0.0) < 0.0:
+        """Raise TypeError for hyper-parameters that are not numbers and ValueError for
+        out-of-range ones (subclasses extend)."""
+        for key in self.defaults:            # extra keys of the user's own are left alone
+            value = group.get(key)
+            if key == "betas":
+                continue
+            if isinstance(value, str) or (value is not None and not isinstance(value, (bool, int, float))
+                                          and not hasattr(value, "__float__")):
+                raise TypeError(f"{type(self).__name__}: {key} must be a number, got "
+                                f"{type(value).__name__} {value!r}")
+        betas = group.get("betas", ())
+        if not isinstance(betas, (tuple, list)) or any(isinstance(b, str) for b in betas):
+            raise TypeError(f"{type(self).__name__}: betas must be a pair of numbers, got {betas!r}")
+        if not group.get("lr", 0.0) >= 0.0:              # NaN too, as PyTorch
             raise ValueError(f"{type(self).__name__}: invalid learning rate {group['lr']} "
                              "(must be >= 0)")
-        if group.get("weight_decay", 0.0) < 0.0:
+        if not group.get("weight_decay", 0.0) >= 0.0:
             raise ValueError(f"{type(self).__name__}: invalid weight_decay "
                              f"{group['weight_decay']} (must be >= 0)")
 

@@ -1,0 +1,161 @@
+"""What ``train charlm`` checks before its first step, and how its settings are chosen.
+
+Every flag, and every fact derived from the flags (the corpus splits hold a window, the
+sampling prime is in the vocabulary, ``--out`` can be written, the checkpoint to resume agrees
+with the architecture and optimizer flags given), is checked here, before anything is
+written; a problem is one ValueError, printed by the CLI as one line.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+from .charlm_checkpoint import CHECKPOINT
+
+# flag -> (key in CharLM.config, default): the model's shape, fixed once trained
+ARCHITECTURE = {"cell": ("cell", "lstm"), "layers": ("num_layers", 1),
+                "hidden": ("hidden_size", 256), "embedding": ("embedding_dim", 64),
+                "dropout": ("dropout", 0.0)}
+# flag -> default: how it is optimised, fixed too (the optimizer's state depends on it)
+OPTIMIZATION = {"optimizer": "adam", "lr": 2e-3}
+# flag -> default: may change on --resume; changing the data restarts it at its beginning
+DATA = {"corpus": "tinyshakespeare", "seq_len": 64, "batch": 32}
+TRAINING = {"clip": 5.0}
+
+
+def _positive(args, *names) -> None:
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be positive, got {value}")
+
+
+def _not_negative(args, *names) -> None:
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and not value >= 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be 0 or more, got {value}")
+
+
+def _finite(args, *names) -> None:
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and not math.isfinite(value):
+            raise ValueError(f"--{name.replace('_', '-')} must be a finite number, got {value}")
+
+
+def check_train_arguments(args) -> None:
+    """Every flag on its own, before anything is read or written."""
+    _positive(args, "layers", "hidden", "embedding", "seq_len", "batch", "steps",
+              "eval_batches", "sample_length")
+    _not_negative(args, "sample_every", "eval_every", "checkpoint_every")
+    _finite(args, "lr", "clip", "dropout", "temperature")
+    _not_negative(args, "lr", "clip", "temperature")
+    if args.dropout is not None and not 0.0 <= args.dropout < 1.0:
+        raise ValueError(f"--dropout must be in [0, 1), got {args.dropout}")
+    if args.embedding is not None and (args.cell or "").startswith("mut"):
+        raise ValueError(f"--embedding does not apply to --cell {args.cell}: MUT cells add the "
+                         "input to the state, so the embedding is --hidden wide")
+    if args.prime is not None and not args.prime:
+        raise ValueError("--prime must hold at least one symbol")
+
+
+def check_out_folder(path: str) -> None:
+    """``--out`` is (or can be made) a writable folder; nothing is created."""
+    import tempfile
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"--out {path!r} exists and is not a directory")
+    probe_in = os.path.abspath(path)
+    while not os.path.isdir(probe_in):
+        parent = os.path.dirname(probe_in)
+        if os.path.exists(probe_in) or parent == probe_in:
+            raise ValueError(f"--out {path!r} cannot be created: {probe_in!r} is not a directory")
+        probe_in = parent
+    try:                                # access() says yes to root even on read-only mounts
+        with tempfile.TemporaryFile(dir=probe_in):
+            pass
+    except OSError as error:
+        raise ValueError(f"--out {path!r} is not writable ({probe_in}: "
+                         f"{error.strerror or error})") from None
+
+
+def contradictions(args, checkpoint: dict) -> list[str]:
+    """The architecture and optimizer flags given that differ from the checkpoint's."""
+    config, settings = checkpoint["config"], checkpoint.get("settings") or {}
+    found = []
+    for flag, (key, _) in ARCHITECTURE.items():
+        given = getattr(args, flag)
+        if given is not None and given != config.get(key):
+            found.append(f"--{flag} {given} (checkpoint: {config.get(key)})")
+    for flag in OPTIMIZATION:
+        given, saved = getattr(args, flag), settings.get(flag)
+        if given is not None and saved is not None and given != saved:
+            found.append(f"--{flag} {given} (checkpoint: {saved})")
+    return found
+
+
+def settings_of(args, checkpoint: dict | None) -> dict:
+    """The run's data, optimizer and training settings: the flags given, else the
+    checkpoint's, else the defaults."""
+    saved = (checkpoint or {}).get("settings") or {}
+    settings = {}
+    for flag, default in {**OPTIMIZATION, **DATA, **TRAINING}.items():
+        given = getattr(args, flag)
+        settings[flag] = given if given is not None else saved.get(flag, default)
+    return settings
+
+
+def architecture_of(args) -> dict:
+    return {key: (getattr(args, flag) if getattr(args, flag) is not None else default)
+            for flag, (key, default) in ARCHITECTURE.items()}
+
+
+def split_sizes(ids: list, settings: dict, eval_every: int) -> tuple[int, int]:
+    """(cut, validation rows): the first 90% trains, the rest validates; both checked to
+    hold at least one (B, T) window now, not at the first evaluation."""
+    T, B = settings["seq_len"], settings["batch"]
+    cut = int(len(ids) * 0.9)
+    row_length = cut // B
+    if T >= row_length:
+        raise ValueError(f"--seq-len {T} is too long for this corpus: {len(ids):,} symbols give "
+                         f"training rows of {row_length} in a batch of {B}; use a shorter "
+                         "--seq-len, a smaller --batch or a longer text")
+    held_out = len(ids) - cut
+    val_rows = max(1, min(B, held_out // (T + 1)))
+    if eval_every and held_out // val_rows < T + 1:
+        raise ValueError(f"the validation split ({held_out:,} symbols, the last 10%) is shorter "
+                         f"than one window of --seq-len {T} plus its target; use a shorter "
+                         "--seq-len, a longer text, or --eval-every 0")
+    return cut, val_rows
+
+
+def sample_prime(args, vocabulary, text: str) -> str:
+    prime = args.prime if args.prime is not None else ("\n" if "\n" in vocabulary else text[0])
+    missing = sorted(set(prime) - set(vocabulary.symbols))
+    if missing:
+        raise ValueError(f"--prime has symbols the vocabulary lacks: {''.join(missing)!r}")
+    return prime
+
+
+def encode_corpus(vocabulary, text: str, corpus: str):
+    missing = sorted(set(text) - set(vocabulary.symbols))
+    if missing:
+        raise ValueError(f"corpus {corpus!r} has symbols the checkpoint's vocabulary lacks: "
+                         f"{''.join(missing[:20])!r}")
+    return vocabulary.encode(text)
+
+
+def make_optimizer(name: str, parameters, lr: float):
+    from tinygrad_rnn import optim
+    return {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD,
+            "rmsprop": optim.RMSprop, "adagrad": optim.Adagrad}[name](parameters, lr=lr)
+
+
+def check_overwrite(args, ckpt_path: str) -> None:
+    if not os.path.lexists(ckpt_path) or args.overwrite:
+        return
+    if args.resume and os.path.exists(args.resume) and os.path.samefile(args.resume, ckpt_path):
+        return
+    raise ValueError(f"--out {args.out!r} already holds {CHECKPOINT} from another run; "
+                     f"continue it with --resume {ckpt_path}, replace it with --overwrite, or "
+                     "pick another --out")
