@@ -20,8 +20,7 @@ from tinygrad_rnn.nn import Dropout, Embedding, LayerNorm, Linear, Module, Modul
 from tinygrad_rnn.nn.utils import name_parameters
 from tinygrad_rnn.tensor import Tensor
 
-from .transformer import TransformerEncoderLayer
-from .transformer_decoder import activate
+from .transformer import TransformerEncoderLayer, activate
 
 IGNORE = -100     # the target of a position that is not predicted (cross_entropy's ignore_index)
 

@@ -48,6 +48,20 @@ class PositionalEncoding(Module):
         return self.dropout(x + pe)
 
 
+def activate(h, activation):
+    """The feed-forward non-linearity: "relu", "gelu" (the exact erf form, as torch), or a
+    callable (torch.nn's layers accept one too)."""
+    if callable(activation):
+        return activation(h)
+    return h.relu() if activation == "relu" else F.gelu(h)
+
+
+def check_activation(owner: str, activation) -> None:
+    if not callable(activation) and activation not in ("relu", "gelu"):
+        raise ValueError(f"{owner}: activation must be 'relu', 'gelu' or a callable, "
+                         f"got {activation!r}")
+
+
 class TransformerEncoderLayer(Module):
     """Self-attention and a position-wise feed-forward block, each with a residual connection
     and layer normalisation; FF(x) = W_2 dropout(act(W_1 x + b_1)) + b_2.
@@ -68,9 +82,7 @@ class TransformerEncoderLayer(Module):
                  dropout: float = 0.1, activation: str = "relu", layer_norm_eps: float = 1e-5,
                  batch_first: bool = False, norm_first: bool = False, device=None, dtype=None):
         super().__init__()
-        if activation not in ("relu", "gelu"):
-            raise ValueError(f"TransformerEncoderLayer: activation must be 'relu' or 'gelu', "
-                             f"got {activation!r}")
+        check_activation("TransformerEncoderLayer", activation)
         kw = dict(device=device, dtype=dtype)
         self.self_attn = MultiHeadAttention(d_model, nhead, dropout=dropout,
                                             batch_first=batch_first, **kw)
@@ -89,8 +101,7 @@ class TransformerEncoderLayer(Module):
         return self.dropout1(out), weights
 
     def _feed_forward(self, x):
-        h = self.linear1(x)
-        h = h.relu() if self.activation == "relu" else F.gelu(h)   # exact gelu, as torch
+        h = activate(self.linear1(x), self.activation)
         return self.dropout2(self.linear2(self.dropout(h)))
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal: bool = False,

@@ -5,20 +5,7 @@ from __future__ import annotations
 from tinygrad_rnn.nn import Dropout, LayerNorm, Linear, Module
 
 from .multihead import MultiHeadAttention
-from .transformer import _gelu
-
-
-def activate(h, activation):
-    """The feed-forward non-linearity: "relu", "gelu", or a callable (as torch.nn accepts)."""
-    if callable(activation):
-        return activation(h)
-    return h.relu() if activation == "relu" else _gelu(h)
-
-
-def check_activation(owner: str, activation) -> None:
-    if not callable(activation) and activation not in ("relu", "gelu"):
-        raise ValueError(f"{owner}: activation must be 'relu', 'gelu' or a callable, "
-                         f"got {activation!r}")
+from .transformer import activate, check_activation
 
 
 class TransformerDecoderLayer(Module):

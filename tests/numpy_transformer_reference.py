@@ -19,8 +19,8 @@ def layer_norm(x, weight, bias, eps=1e-5):
 
 
 def gelu(x):
-    """The tanh approximation, as the library's gelu today."""
-    return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+    """x Phi(x), exactly (torch's default)."""
+    return 0.5 * x * (1 + np.vectorize(math.erf)(x / math.sqrt(2)))
 
 
 ACTIVATIONS = {"relu": lambda x: np.maximum(x, 0.0), "gelu": gelu}

@@ -201,12 +201,14 @@ def test_decoder_layer_matches_pytorch(norm_first, batch_first):
         _compare(torch, ours, theirs, inputs, kwargs)
 
 
-@pytest.mark.parametrize("norm_first", [False, True], ids=["post-norm", "pre-norm"])
-def test_transformer_matches_pytorch(norm_first):
+@pytest.mark.parametrize("norm_first,activation", [(False, "relu"), (True, "gelu")],
+                         ids=["post-norm-relu", "pre-norm-gelu"])
+def test_transformer_matches_pytorch(norm_first, activation):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(8)
     args = dict(d_model=D, nhead=HEADS, num_encoder_layers=2, num_decoder_layers=2,
-                dim_feedforward=FF, dropout=0.0, norm_first=norm_first, batch_first=True)
+                dim_feedforward=FF, dropout=0.0, norm_first=norm_first, batch_first=True,
+                activation=activation)
     theirs = torch.nn.Transformer(**args).double()          # train mode: no fast path
     ours = _load_from(theirs, Transformer(**args, dtype=F64))
     assert list(numpy_state(ours)) == list(theirs.state_dict())
