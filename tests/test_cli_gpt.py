@@ -133,3 +133,9 @@ def test_a_hostile_gpt_config_is_refused_before_allocating(tmp_path, corpus):
     result = cli("sample", str(tmp_path / "huge.ckpt"))
     assert result.returncode != 0 and "token_embedding.weight" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_demo_model_flag_is_for_translation_only(tmp_path):
+    result = cli("demo", "hello", "--model", "transformer", "--out", str(tmp_path / "x"))
+    assert result.returncode == 2
+    assert "--model applies to the translation demo, not 'hello'" in result.stderr.strip()

@@ -174,7 +174,7 @@ def fine_tune(model, encoded, labels, steps: int, lr: float, batch_size: int, ev
     return best_val
 
 
-def run(pretrain_steps: int = 3000, steps: int = 600, width: int = 128, layers: int = 2,
+def run(pretrain_steps: int = 1500, steps: int = 400, width: int = 128, layers: int = 2,
         heads: int = 4, pretrain_lr: float = 1e-3, lr: float = 3e-4, batch_size: int = 32,
         evaluate_every: int = 50, pretrain_sentences: int | None = None, min_count: int = 3,
         seed: int = 0, device: str = "cpu", out: str | None = None, log=print) -> dict:
