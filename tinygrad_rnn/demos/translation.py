@@ -323,7 +323,7 @@ def run(steps: int = 1200, attention: str = "bahdanau", compare: bool = True, hi
 def plot_transformer_heads(path, model, test, source, target, device, log):
     """The decoder's cross-attention, every head of every layer, for the first held-out
     sentence of 5+ tokens and the model's own translation of it."""
-    english = next(e for e, _ in test if len(e) >= 5)
+    english = next((e for e, _ in test if len(e) >= 5), test[0][0])
     french = translate(model, [english], source, target, device)[0]
     src = _padded([source.encode(english)], device)
     tgt = _padded([[SOS] + target.encode(french) + [EOS]], device)
