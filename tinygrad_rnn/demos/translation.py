@@ -46,6 +46,16 @@ is replaced by the French word most often aligned to it (IBM Model 1 alignments,
 ``WordByWord``), in the English order; words never seen in training are dropped. With
 ``compare=True`` (the default of the full run) the seq2seq *without* attention is trained
 with the same budget too, to show what attention adds.
+
+``model="transformer"`` (``demo translation --model transformer``) trains the encoder-decoder
+Transformer (``models.TransformerSeq2Seq``: 2 + 2 post-norm layers, 4 heads, d = 128,
+feed-forward 256, dropout 0.1) in the same loop, with the RNN with Bahdanau attention beside
+it. Measured with 600 steps each (2026-12-01): test BLEU 11.5 (0.2% exact) for the
+Transformer against 31.8 (12.2%) for the GRU with attention and 21.8 (7.7%) for the
+dictionary. The Transformer loses here: 7,370 short pairs are few for a model with no
+recurrence to lean on, and Adam at 3e-3 with no warm-up is too fast for post-norm layers
+(its training loss rose between steps 400 and 600); Vaswani et al.'s schedule warms up over
+4,000 steps, longer than this whole run.
 """
 from __future__ import annotations
 
