@@ -24,6 +24,17 @@ train 2,400 / validation 300 / test 300), each kept at its best validation step:
 Reported honestly, whatever the result: held-out accuracy with 95% intervals, and the paired
 interval of (pre-trained - scratch). ``success`` means pre-training helped on this run's test
 sentences (pre-trained accuracy > from scratch).
+
+Measured with the defaults (2026-12-01; 1,500 MLM steps of 64 sentences, 400 fine-tuning steps
+of 32; 18.6 min of wall time on 2 cores shared with five other sessions, 354 s of CPU): the
+held-out masked-LM loss fell from ln(10,014) = 9.2 to 5.30 nats/word (a unigram guess: 6.54);
+held-out test accuracy, 300 sentences: pre-trained 80.7% +- 4.5, from scratch 78.7% +- 4.6,
+bag of words 80.7% +- 4.5. Pre-training gave +2.0 points over scratch, inside the paired
+interval (+-4.9): no difference shown, and no gain over the bag of words. Why so little: 1,500
+steps see each pre-training sentence about 2.4 times, far from the paper's 40 epochs of 3.3
+billion words, and the reviews' sentiment sits in single words that the bag of words reads
+directly (see the sentiment demo). The attention grid shows heads that learned word order on
+their own: layer 1 head 4 and layer 2 head 3 look at the previous word.
 """
 from __future__ import annotations
 
