@@ -26,10 +26,10 @@ def corpus(tmp_path):
 
 def _arrays(path) -> dict:
     checkpoint = tg.load(path)
-    out = {f"model.{k}": v.numpy() for k, v in checkpoint["model"].items()}
+    out = {f"model.{k}": v.detach().numpy() for k, v in checkpoint["model"].items()}
     for index, buffers in checkpoint["optimizer"]["state"].items():
         for name, value in buffers.items():
-            out[f"optimizer.{index}.{name}"] = value.numpy() if hasattr(value, "numpy") else value
+            out[f"optimizer.{index}.{name}"] = value.detach().numpy() if hasattr(value, "numpy") else value
     out["step"], out["data"], out["rng"] = checkpoint["step"], checkpoint["data"], checkpoint["rng"]
     assert checkpoint["hidden"] is None              # a Transformer carries no state
     return out

@@ -35,18 +35,18 @@ def test_bert_matches_numpy_equations():
     model = make(rng, next_sentence=True)
     x, seg = rng.integers(0, V, (2, 5)), rng.integers(0, 2, (2, 5))
     states = model(tg.Tensor(x, dtype="int64"), tg.Tensor(seg, dtype="int64"))
-    sd = {k: v.numpy() for k, v in model.state_dict().items()}
+    sd = {k: v.detach().numpy() for k, v in model.state_dict().items()}
     h = numpy_bert(sd, x, seg)
-    np.testing.assert_allclose(states.numpy(), h, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(states.detach().numpy(), h, rtol=1e-10, atol=1e-12)
     z = ref.layer_norm(np.maximum(h @ sd["mlm_transform.weight"].T + sd["mlm_transform.bias"], 0),
                        sd["mlm_norm.weight"], sd["mlm_norm.bias"], 1e-12)
     mlm = z @ sd["token_embedding.weight"].T + sd["mlm_bias"]
-    np.testing.assert_allclose(model.mlm_logits(states).numpy(), mlm, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(model.mlm_logits(states).detach().numpy(), mlm, rtol=1e-10, atol=1e-12)
     pooled = np.tanh(h[:, 0] @ sd["pooler.weight"].T + sd["pooler.bias"])
     nsp = pooled @ sd["nsp_head.weight"].T + sd["nsp_head.bias"]
-    np.testing.assert_allclose(model.nsp_logits(states).numpy(), nsp, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(model.nsp_logits(states).detach().numpy(), nsp, rtol=1e-10, atol=1e-12)
     # no segments given: every position is in segment 0
-    np.testing.assert_allclose(model(tg.Tensor(x, dtype="int64")).numpy(),
+    np.testing.assert_allclose(model(tg.Tensor(x, dtype="int64")).detach().numpy(),
                                numpy_bert(sd, x, np.zeros_like(x)), rtol=1e-10, atol=1e-12)
 
 
@@ -58,13 +58,13 @@ def test_bert_padding_is_never_attended():
     pad[0, 3:] = True
     states, maps = model(tg.Tensor(x, dtype="int64"), padding_mask=pad, need_weights=True)
     assert len(maps) == LAYERS and maps[0].shape == (2, HEADS, 5, 5)
-    assert np.all(maps[1].numpy()[0, :, :, 3:] == 0)
+    assert np.all(maps[1].detach().numpy()[0, :, :, 3:] == 0)
     changed = x.copy()
     changed[0, 3:] = (changed[0, 3:] + 1) % V
     again = model(tg.Tensor(changed, dtype="int64"), padding_mask=pad)
-    np.testing.assert_allclose(again.numpy()[0, :3], states.numpy()[0, :3], rtol=1e-12)
-    sd = {k: v.numpy() for k, v in model.state_dict().items()}
-    np.testing.assert_allclose(states.numpy(), numpy_bert(sd, x, np.zeros_like(x),
+    np.testing.assert_allclose(again.detach().numpy()[0, :3], states.detach().numpy()[0, :3], rtol=1e-12)
+    sd = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    np.testing.assert_allclose(states.detach().numpy(), numpy_bert(sd, x, np.zeros_like(x),
                                                           ~pad[:, None, None, :]),
                                rtol=1e-10, atol=1e-12)
 
@@ -83,8 +83,8 @@ def test_bert_gradcheck_every_head():
 
 def test_bert_initialisation_and_bad_input():
     model = BERT(V, MAX_LEN, 32, 1, 4)
-    assert 0.015 < model.token_embedding.weight.numpy().std() < 0.025
-    assert np.all(model.mlm_bias.numpy() == 0) and np.all(model.embedding_norm.weight.numpy() == 1)
+    assert 0.015 < model.token_embedding.weight.detach().numpy().std() < 0.025
+    assert np.all(model.mlm_bias.detach().numpy() == 0) and np.all(model.embedding_norm.weight.detach().numpy() == 1)
     with pytest.raises(ValueError, match=r"7 tokens is longer than max_len \(6\)"):
         model(tg.zeros(1, 7, dtype="int64"))
     with pytest.raises(ValueError, match="next-sentence head"):
@@ -100,8 +100,8 @@ def test_bert_dropout_only_while_training():
                     dtype=F64)
     dropping.load_state_dict(plain.state_dict())
     x = tg.Tensor(rng.integers(0, V, (2, 5)), dtype="int64")
-    assert np.abs(dropping(x).numpy() - plain(x).numpy()).max() > 1e-6
-    np.testing.assert_allclose(dropping.eval()(x).numpy(), plain(x).numpy(), rtol=1e-12)
+    assert np.abs(dropping(x).detach().numpy() - plain(x).detach().numpy()).max() > 1e-6
+    np.testing.assert_allclose(dropping.eval()(x).detach().numpy(), plain(x).detach().numpy(), rtol=1e-12)
 
 
 def test_mask_tokens_follows_devlin_et_al():

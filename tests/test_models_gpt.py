@@ -41,8 +41,8 @@ def test_gpt_matches_numpy_equations(tied, activation):
     x = ids(rng)
     logits, state = model(tg.Tensor(x, dtype="int64"))
     assert state is None and logits.shape == (2, 5, V)
-    sd = {k: v.numpy() for k, v in model.state_dict().items()}
-    np.testing.assert_allclose(logits.numpy(), numpy_gpt(sd, x, tied=tied, activation=activation),
+    sd = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    np.testing.assert_allclose(logits.detach().numpy(), numpy_gpt(sd, x, tied=tied, activation=activation),
                                rtol=1e-10, atol=1e-12)
 
 
@@ -51,11 +51,11 @@ def test_gpt_sinusoidal_positions_are_a_fixed_table():
     model = ref.randomise(GPT(V, CONTEXT, WIDTH, LAYERS, HEADS, positions="sinusoidal",
                               activation="relu", dtype=F64), rng)
     assert not any("position" in n for n, _ in model.named_parameters())
-    table = sinusoidal_positional_encoding(CONTEXT, WIDTH, dtype=F64).numpy()
+    table = sinusoidal_positional_encoding(CONTEXT, WIDTH, dtype=F64).detach().numpy()
     model.load_state_dict({**model.state_dict(), "position_table": table})
     x = ids(rng)
-    sd = {k: v.numpy() for k, v in model.state_dict().items()}
-    np.testing.assert_allclose(model(tg.Tensor(x, dtype="int64"))[0].numpy(),
+    sd = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    np.testing.assert_allclose(model(tg.Tensor(x, dtype="int64"))[0].detach().numpy(),
                                numpy_gpt(sd, x, positions_table=table), rtol=1e-10, atol=1e-12)
 
 
@@ -64,14 +64,14 @@ def test_gpt_is_causal(positions):
     rng = np.random.default_rng(2)
     model = GPT(V, CONTEXT, WIDTH, LAYERS, HEADS, positions=positions, dtype=F64)
     x = ids(rng, 1, CONTEXT)
-    before = model(tg.Tensor(x, dtype="int64"))[0].numpy()
+    before = model(tg.Tensor(x, dtype="int64"))[0].detach().numpy()
     x[0, 3] = (x[0, 3] + 1) % V
-    after = model(tg.Tensor(x, dtype="int64"))[0].numpy()
+    after = model(tg.Tensor(x, dtype="int64"))[0].detach().numpy()
     np.testing.assert_allclose(after[0, :3], before[0, :3], rtol=1e-12)
     assert np.abs(after[0, 3:] - before[0, 3:]).max() > 1e-6
     logits, maps = model(tg.Tensor(x, dtype="int64"), need_weights=True)
     assert len(maps) == LAYERS and maps[0].shape == (1, HEADS, CONTEXT, CONTEXT)
-    assert np.all(np.triu(maps[-1].numpy(), 1) == 0)
+    assert np.all(np.triu(maps[-1].detach().numpy(), 1) == 0)
 
 
 @pytest.mark.parametrize("positions,tied", [("learned", True), ("sinusoidal", False)])
@@ -85,12 +85,12 @@ def test_gpt_gradcheck(positions, tied):
 
 def test_gpt_initialisation_follows_gpt2():
     model = GPT(V, 16, 32, 4, 4, dtype=F64)
-    std = lambda name: dict(model.named_parameters())[name].numpy().std()  # noqa: E731
+    std = lambda name: dict(model.named_parameters())[name].detach().numpy().std()  # noqa: E731
     assert 0.015 < std("token_embedding.weight") < 0.025
     assert 0.015 < std("blocks.0.linear1.weight") < 0.025
     assert 0.004 < std("blocks.0.linear2.weight") < 0.01        # 0.02 / sqrt(2 * 4)
-    assert np.all(dict(model.named_parameters())["blocks.0.linear1.bias"].numpy() == 0)
-    assert np.all(model.norm.weight.numpy() == 1)
+    assert np.all(dict(model.named_parameters())["blocks.0.linear1.bias"].detach().numpy() == 0)
+    assert np.all(model.norm.weight.detach().numpy() == 1)
 
 
 def test_gpt_dropout_only_while_training():
@@ -99,8 +99,8 @@ def test_gpt_dropout_only_while_training():
     dropping = GPT(V, CONTEXT, WIDTH, LAYERS, HEADS, dropout=0.3, dtype=F64)
     dropping.load_state_dict(plain.state_dict())
     x = tg.Tensor(ids(rng), dtype="int64")
-    assert np.abs(dropping(x)[0].numpy() - plain(x)[0].numpy()).max() > 1e-6
-    np.testing.assert_allclose(dropping.eval()(x)[0].numpy(), plain(x)[0].numpy(), rtol=1e-12)
+    assert np.abs(dropping(x)[0].detach().numpy() - plain(x)[0].detach().numpy()).max() > 1e-6
+    np.testing.assert_allclose(dropping.eval()(x)[0].detach().numpy(), plain(x)[0].detach().numpy(), rtol=1e-12)
 
 
 def test_gpt_bad_arguments_and_windows():

@@ -15,7 +15,7 @@ B, T, S, D, HEADS, FF = 2, 4, 5, 8, 2, 16
 
 
 def numpy_state(module):
-    return {k: v.numpy() for k, v in module.state_dict().items()}
+    return {k: v.detach().numpy() for k, v in module.state_dict().items()}
 
 
 def tgt_padding():
@@ -46,11 +46,11 @@ def test_decoder_layer_matches_numpy_equations(norm_first):
     cross_allowed = ~memory_padding()[:, None, None, :]
     expected = ref.decoder_layer(numpy_state(layer), "", x, m, HEADS, norm_first, self_allowed,
                                  cross_allowed)
-    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out.detach().numpy(), expected, rtol=1e-10, atol=1e-12)
     assert self_w.shape == (B, HEADS, T, T) and cross_w.shape == (B, HEADS, T, S)
-    assert np.all(np.triu(self_w.numpy(), 1) == 0)                  # no future position
-    assert np.all(cross_w.numpy()[0, :, :, -2:] == 0)               # no padded source
-    np.testing.assert_allclose(cross_w.numpy().sum(-1), 1.0, rtol=1e-12)
+    assert np.all(np.triu(self_w.detach().numpy(), 1) == 0)                  # no future position
+    assert np.all(cross_w.detach().numpy()[0, :, :, -2:] == 0)               # no padded source
+    np.testing.assert_allclose(cross_w.detach().numpy().sum(-1), 1.0, rtol=1e-12)
 
 
 def test_transformer_matches_numpy_equations():
@@ -72,7 +72,7 @@ def test_transformer_matches_numpy_equations():
         y = ref.decoder_layer(sd, f"decoder.layers.{i}.", y, memory, HEADS,
                               self_allowed=ref.causal(T), cross_allowed=allowed)
     y = ref.layer_norm(y, sd["decoder.norm.weight"], sd["decoder.norm.bias"])
-    np.testing.assert_allclose(out.numpy(), y, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out.detach().numpy(), y, rtol=1e-10, atol=1e-12)
 
 
 def test_transformer_parameter_names_and_initialisation():
@@ -85,11 +85,11 @@ def test_transformer_parameter_names_and_initialisation():
     assert "encoder.layers.1.norm2.bias" in names and "encoder.norm.weight" in names
     assert {"decoder.layers.0.multihead_attn.in_proj_weight", "decoder.layers.0.norm3.weight",
             "decoder.norm.bias"} <= set(names) and "decoder.layers.1.norm1.weight" not in names
-    first, second = (model.encoder.layers[i].linear1.weight.numpy() for i in range(2))
+    first, second = (model.encoder.layers[i].linear1.weight.detach().numpy() for i in range(2))
     assert not np.array_equal(first, second)          # Xavier drawn per layer, after cloning
     bound = np.sqrt(6.0 / (D + FF))
     assert np.abs(first).max() <= bound and np.abs(first).max() > 0.8 * bound
-    biases = model.encoder.layers[0].self_attn.in_proj_bias.numpy()
+    biases = model.encoder.layers[0].self_attn.in_proj_bias.detach().numpy()
     assert np.all(biases == 0)                         # 1-d parameters keep their init
 
 
@@ -101,15 +101,15 @@ def test_decoder_layer_float_and_boolean_masks_agree():
     by_bool = layer(x, m, tgt_mask=~ref.causal(T))
     by_flag = layer(x, m, tgt_is_causal=True)
     unmasked = layer(x, m)
-    np.testing.assert_allclose(by_float.numpy(), by_bool.numpy(), rtol=1e-12)
-    np.testing.assert_allclose(by_flag.numpy(), by_bool.numpy(), rtol=1e-12)
-    assert np.abs(unmasked.numpy() - by_bool.numpy()).max() > 1e-3
+    np.testing.assert_allclose(by_float.detach().numpy(), by_bool.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(by_flag.detach().numpy(), by_bool.detach().numpy(), rtol=1e-12)
+    assert np.abs(unmasked.detach().numpy() - by_bool.detach().numpy()).max() > 1e-3
     # causality: changing the last target position leaves the earlier outputs as they were
-    changed = x.numpy().copy()
+    changed = x.detach().numpy().copy()
     changed[-1] += 1.0
     later = layer(tg.Tensor(changed), m, tgt_is_causal=True)
-    np.testing.assert_allclose(later.numpy()[:-1], by_flag.numpy()[:-1], rtol=1e-12)
-    assert np.abs(later.numpy()[-1] - by_flag.numpy()[-1]).max() > 1e-3
+    np.testing.assert_allclose(later.detach().numpy()[:-1], by_flag.detach().numpy()[:-1], rtol=1e-12)
+    assert np.abs(later.detach().numpy()[-1] - by_flag.detach().numpy()[-1]).max() > 1e-3
 
 
 def test_transformer_bad_input_names_the_shapes():
@@ -152,8 +152,8 @@ def test_decoder_layer_dropout_only_while_training():
     dropping = TransformerDecoderLayer(4, 2, 6, dropout=0.5, dtype=F64)
     dropping.load_state_dict(plain.state_dict())
     x, m = tg.Tensor(rng.standard_normal((3, B, 4))), tg.Tensor(rng.standard_normal((2, B, 4)))
-    assert np.abs(dropping(x, m).numpy() - plain(x, m).numpy()).max() > 1e-6
-    np.testing.assert_allclose(dropping.eval()(x, m).numpy(), plain(x, m).numpy(), rtol=1e-12)
+    assert np.abs(dropping(x, m).detach().numpy() - plain(x, m).detach().numpy()).max() > 1e-6
+    np.testing.assert_allclose(dropping.eval()(x, m).detach().numpy(), plain(x, m).detach().numpy(), rtol=1e-12)
 
 
 # --------------------------------------------------------------------------------- torch
@@ -162,15 +162,15 @@ def _compare(torch, ours, theirs, inputs, kwargs, rtol=1e-10):
     them = [torch.tensor(a, requires_grad=True) for a in inputs]
     t_kwargs = {k: torch.tensor(v) if isinstance(v, np.ndarray) else v for k, v in kwargs.items()}
     out, t_out = ours(*mine, **kwargs), theirs(*them, **t_kwargs)
-    np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), rtol=rtol, atol=1e-12)
+    np.testing.assert_allclose(out.detach().numpy(), t_out.detach().numpy(), rtol=rtol, atol=1e-12)
     weight = np.random.default_rng(6).standard_normal(out.shape)
     (out * tg.Tensor(weight)).sum().backward()
     (t_out * torch.tensor(weight)).sum().backward()
     for a, b in zip(mine, them):
-        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-9, atol=1e-11)
+        np.testing.assert_allclose(a.grad.detach().numpy(), b.grad.detach().numpy(), rtol=1e-9, atol=1e-11)
     named = dict(theirs.named_parameters())
     for name, p in ours.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), named[name].grad.numpy(), rtol=1e-9,
+        np.testing.assert_allclose(p.grad.detach().numpy(), named[name].grad.detach().numpy(), rtol=1e-9,
                                    atol=1e-11, err_msg=name)
 
 
@@ -191,7 +191,7 @@ def test_decoder_layer_matches_pytorch(norm_first, batch_first):
     shape = (lambda n: (B, n, D)) if batch_first else (lambda n: (n, B, D))
     inputs = [rng.standard_normal(shape(T)), rng.standard_normal(shape(S))]
     cases = [dict(), dict(tgt_mask=Transformer.generate_square_subsequent_mask(T, dtype=F64)
-                          .numpy(), tgt_is_causal=True),
+                          .detach().numpy(), tgt_is_causal=True),
              dict(tgt_mask=~ref.causal(T), tgt_key_padding_mask=tgt_padding(),
                   memory_key_padding_mask=memory_padding()),
              dict(memory_mask=rng.standard_normal((T, S)))]
@@ -213,7 +213,7 @@ def test_transformer_matches_pytorch(norm_first, activation):
     ours = _load_from(theirs, Transformer(**args, dtype=F64))
     assert list(numpy_state(ours)) == list(theirs.state_dict())
     inputs = [rng.standard_normal((B, S, D)), rng.standard_normal((B, T, D))]
-    mask = Transformer.generate_square_subsequent_mask(T, dtype=F64).numpy()
+    mask = Transformer.generate_square_subsequent_mask(T, dtype=F64).detach().numpy()
     np.testing.assert_array_equal(mask, torch.nn.Transformer.generate_square_subsequent_mask(T))
     kwargs = dict(tgt_mask=mask, src_key_padding_mask=memory_padding(),
                   tgt_key_padding_mask=tgt_padding(), memory_key_padding_mask=memory_padding())
@@ -229,7 +229,7 @@ def test_stacks_return_each_layers_attention():
     src, tgt = tg.Tensor(rng.standard_normal((B, S, 4))), tg.Tensor(rng.standard_normal((B, T, 4)))
     memory, maps = encoder(src, need_weights=True, average_attn_weights=False)
     assert len(maps) == 3 and all(w.shape == (B, 2, S, S) for w in maps)
-    np.testing.assert_allclose(memory.numpy(), encoder(src).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(memory.detach().numpy(), encoder(src).detach().numpy(), rtol=1e-12)
     out, maps = decoder(tgt, memory, tgt_is_causal=True, need_weights=True)
     assert len(maps) == 2 and maps[1][0].shape == (B, T, T) and maps[1][1].shape == (B, T, S)
     assert out.shape == (B, T, 4)
@@ -255,11 +255,11 @@ def test_transformer_seq2seq_loss_greedy_and_maps():
     tgt = tg.Tensor([[1, 5, 6, 7, 2], [1, 8, 2, 0, 0]], dtype="int64")
     logits, weights = model(src, None, tgt)
     assert logits.shape == (2, 4, 9) and weights.shape == (2, 4, 4)
-    assert np.all(weights.numpy()[1, :, 3] == 0)                  # the padded source token
+    assert np.all(weights.detach().numpy()[1, :, 3] == 0)                  # the padded source token
     # the loss is the mean cross-entropy over the 4 + 2 real targets, padding ignored
-    z = logits.numpy()
+    z = logits.detach().numpy()
     logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
-    targets = tgt.numpy()[:, 1:]
+    targets = tgt.detach().numpy()[:, 1:]
     real = targets != 0
     expected = -np.take_along_axis(logp, targets[..., None], -1)[..., 0][real].mean()
     assert model.loss(src, None, tgt).item() == pytest.approx(expected, rel=1e-12)
@@ -269,7 +269,7 @@ def test_transformer_seq2seq_loss_greedy_and_maps():
     maps = model.attention_maps(src, tgt)
     assert [m.shape for m in maps["cross"]] == [(2, 2, 4, 4)] * 2
     assert maps["encoder"][0].shape == (2, 2, 4, 4) and maps["self"][1].shape == (2, 2, 4, 4)
-    assert np.all(np.triu(maps["self"][0].numpy(), 1) == 0)
+    assert np.all(np.triu(maps["self"][0].detach().numpy(), 1) == 0)
     assert tg.gradcheck(lambda *p: model.loss(src, None, tgt), list(model.parameters()))
 
 
@@ -294,4 +294,4 @@ def test_transformer_seq2seq_learns_to_reverse():
         optimizer.step()
     src, tgt = batch(20)
     tokens, _ = model.greedy(src, max_len=5)
-    assert np.array_equal(tokens.numpy(), tgt.numpy()[:, 1:]), loss.item()
+    assert np.array_equal(tokens.detach().numpy(), tgt.detach().numpy()[:, 1:]), loss.item()
