@@ -73,7 +73,7 @@ def _own(grad: Tensor, handed: set) -> Tensor:
     data = grad.data
     if (id(grad) in handed or getattr(data, "base", None) is not None
             or not getattr(data.flags, "writeable", True)):
-        grad = grad.clone() if grad.requires_grad else Tensor._make(data.copy())
+        grad = grad.clone()            # keeps its history and its tangent, if it has them
     handed.add(id(grad))
     return grad
 

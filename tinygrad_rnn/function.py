@@ -8,6 +8,13 @@ An op subclasses Function and writes two short methods next to each other:
   where an input needs none). It is written with Tensor operations, so running
   it with recording on (``create_graph=True``) differentiates the backward pass
   itself: that is how gradients of gradients work.
+* ``jvp(self, tangents, y)``: the Jacobian-vector product, for forward mode
+  (``tg.forward_ad``). ``tangents`` holds one tangent per input (None where an
+  input has none; at least one is given), ``y`` is the output; it returns y's
+  tangent (None if it has none). Also written with Tensor operations, so it is
+  differentiable by reverse mode, and the VJP, run inside a dual level, carries
+  tangents: that is forward-over-reverse (Hessian-vector products). A tangent
+  that broadcasts to y's shape is broadcast, as NumPy would.
 
 ``Op(args).apply(*inputs)`` runs the forward. When grad mode is on and an input
 requires grad, the instance becomes a tape entry: it keeps its inputs and its
@@ -38,12 +45,18 @@ class Function:
     uses_output = False      # backward reads the output's value
     may_view = False         # the output may share memory with input 0 (reshape, slicing, ...)
     formula = ""             # the VJP in words, for the tape and the graph drawings
+    forward_ad_hint = ""     # said when an op without a JVP meets forward mode
 
     def forward(self, *arrays):
         raise NotImplementedError
 
     def backward(self, gy: Tensor, y: Tensor):
         raise NotImplementedError
+
+    def jvp(self, tangents: tuple, y: Tensor):
+        raise NotImplementedError(
+            f"{self.name}: this op has no forward-mode derivative (jvp), so tangents cannot "
+            f"pass through it{'; ' + self.forward_ad_hint if self.forward_ad_hint else ''}")
 
     def extra_repr(self) -> str:
         """Non-tensor arguments, shown in the tape (e.g. ``axis=1``)."""
@@ -85,7 +98,29 @@ class Function:
             from .anomaly import check_forward
             self.site = None
             check_forward(self, out)
+        if STATE.forward_ad is not None:
+            self._push_tangent(inputs, out)
         return out
+
+    def _push_tangent(self, inputs, out: Tensor) -> None:
+        """Forward mode: give ``out`` the tangent ``jvp`` computes from the inputs' tangents."""
+        tangents = tuple(v._tangent if isinstance(v, Tensor) else None for v in inputs)
+        if out.dtype.kind not in "fc" or all(t is None for t in tangents):
+            return
+        level = STATE.forward_ad
+        STATE.forward_ad = None        # one level: the tangent program carries no tangents itself
+        try:
+            self.inputs = inputs
+            tangent = self.jvp(tangents, out)
+            if tangent is not None:
+                if tangent.shape != out.shape:
+                    tangent = tangent.broadcast_to(out.shape)
+                if tangent.dtype != out.dtype:
+                    tangent = tangent.to(str(out.dtype))
+        finally:
+            STATE.forward_ad = level
+        if tangent is not None:
+            level.attach(out, tangent, self)
 
     def failure(self, inputs, error: Exception) -> OpError:
         """The error raised when forward fails: it names the op and its inputs."""
