@@ -24,7 +24,7 @@ from .functional import cat, concat, stack, where
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .tape import Tape, graph_tensors, scope, tape
-from . import autograd, forward_ad, functional, nn
+from . import autograd, forward_ad, func, functional, nn
 from . import optim
 from .serialization import CheckpointError, load, save
 
@@ -80,6 +80,6 @@ __all__ = [
     "float16", "float32", "float64", "int32", "int64", "bool_",
     "cat", "concat", "stack", "where", "maximum", "minimum", "exp", "log", "sqrt", "tanh",
     "sigmoid", "relu", "abs", "sin", "cos", "matmul", "clamp", "clip", "split", "chunk",
-    "sum", "mean", "logsumexp", "functional", "nn", "autograd", "forward_ad",
+    "sum", "mean", "logsumexp", "functional", "nn", "autograd", "forward_ad", "func",
     "optim", "save", "load", "CheckpointError",
 ]
