@@ -56,6 +56,15 @@ def _watched(x, who: str) -> tuple:
     return leaf, False
 
 
+def _watch_args(args: tuple, nums: tuple, who: str):
+    """args with those at ``nums`` watched; and whether any carries outer history."""
+    args, outer = list(args), False
+    for n in nums:
+        args[n], nested = _watched(args[n], who)
+        outer |= nested
+    return args, outer
+
+
 def _split_aux(result, has_aux: bool, who: str):
     if not has_aux:
         return result, None
@@ -81,11 +90,7 @@ def grad_and_value(func: Callable, argnums=0, has_aux: bool = False) -> Callable
     def wrapped(*args):
         nums = _argnums_tuple(argnums, len(args), "grad")
         with enable_grad():
-            args = list(args)
-            outer = False
-            for n in nums:
-                args[n], nested = _watched(args[n], "grad")
-                outer |= nested
+            args, outer = _watch_args(args, nums, "grad")
             value, aux = _split_aux(func(*args), has_aux, "grad")
             if not isinstance(value, Tensor) or value.data.size != 1:
                 raise ValueError(f"grad: the function must return a one-element tensor, got "
@@ -112,9 +117,7 @@ def vjp(func: Callable, *primals, has_aux: bool = False):
     """``(func(*primals), vjp_fn)``: ``vjp_fn(cotangents)`` returns u^T J for every primal,
     as a tuple (one reverse pass per call; the forward pass is shared)."""
     with enable_grad():
-        watched = [_watched(p, "vjp") for p in primals]
-        inputs = [w for w, _ in watched]
-        outer = any(nested for _, nested in watched)
+        inputs, outer = _watch_args(primals, tuple(range(len(primals))), "vjp")
         output, aux = _split_aux(func(*inputs), has_aux, "vjp")
     outputs = (output,) if isinstance(output, Tensor) else tuple(output)
 
@@ -172,11 +175,7 @@ def jacrev(func: Callable, argnums=0, *, has_aux: bool = False) -> Callable:
     def wrapped(*args):
         nums = _argnums_tuple(argnums, len(args), "jacrev")
         with enable_grad():
-            args = list(args)
-            outer = False
-            for n in nums:
-                args[n], nested = _watched(args[n], "jacrev")
-                outer |= nested
+            args, outer = _watch_args(args, nums, "jacrev")
             output, aux = _split_aux(func(*args), has_aux, "jacrev")
             inputs = [args[n] for n in nums]
             jacobians = [_jacobian_rev(o, inputs, outer) for o in _outputs(output, "jacrev")]
