@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+from time import perf_counter
 from typing import Sequence
 
 from .backends import backend_for
@@ -41,12 +42,17 @@ def run_backward(roots: Sequence[Tensor], root_grads, retain_graph: bool = False
     # collector would only rescan the (large) graph again and again: pause it meanwhile.
     collecting = gc.isenabled()
     gc.disable()
+    profiler = STATE.profiler
+    if profiler is not None:       # ops run by backward count as backward time, not as ops
+        profiler.in_backward += 1
     try:
         _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pending,
               leaf_grads, heap, observer)
     finally:
         if collecting:
             gc.enable()
+        if profiler is not None:
+            profiler.in_backward -= 1
 
     handed: set = set()
     for leaf, grad in leaf_grads.values():
@@ -100,11 +106,16 @@ def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pend
                 found[wanted_ids[id(y)]] = gy
             if node.edit_stamp != STATE.inplace_edits:   # something was edited in place since
                 node.check_versions(y)
+            profiler = STATE.profiler
+            if profiler is not None:
+                start = perf_counter()
             if STATE.anomaly:
                 from .anomaly import checked_backward
                 grads = checked_backward(node, gy, y)
             else:
                 grads = node.backward(gy, y)
+            if profiler is not None:
+                profiler.backward(node, perf_counter() - start)
             for i, (x, gx) in enumerate(zip(node.inputs, grads)):
                 if gx is None or not isinstance(x, Tensor):
                     continue
