@@ -74,3 +74,19 @@ def test_nothing_recorded_outside_and_no_nesting():
     assert STATE.profiler is None
     rows = {r.key: r for r in prof.key_averages()}
     assert rows["mul"].calls == 1 and rows["mul"].saved_bytes == 0    # not recorded: nothing saved
+
+
+def test_char_lm_profile_script():
+    """bench/profile_charlm.py's training step: the LSTM steps and the matmuls are there, and
+    memory_by_step has one entry per time step."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "bench" / "profile_charlm.py"
+    spec = importlib.util.spec_from_file_location("profile_charlm", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    for fused in (True, False):
+        prof = script.profile_step(vocab=7, hidden=4, batch=2, seq_len=5, fused=fused)
+        names = {r.key for r in prof.key_averages()}
+        assert "matmul" in names and "log_softmax" in names
+        assert [k for k in prof.memory_by_step() if k.startswith("t=")] == [f"t={t}" for t in range(5)]
