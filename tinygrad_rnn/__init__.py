@@ -25,6 +25,7 @@ from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .tape import Tape, graph_tensors, scope, tape
 from .profiler import profile
+from .checkpoint import checkpoint
 from . import autograd, forward_ad, func, functional, nn
 from . import optim
 from .serialization import CheckpointError, load, save
@@ -72,7 +73,7 @@ def logsumexp(x, dim=None, keepdim: bool = False): return x.logsumexp(dim, keepd
 
 
 __all__ = [
-    "Tensor", "Function", "Tape", "tape", "scope", "graph_tensors", "profile",
+    "Tensor", "Function", "Tape", "tape", "scope", "graph_tensors", "profile", "checkpoint",
     "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "grad",
     "gradcheck", "gradgradcheck", "GradcheckError", "detect_anomaly",
     "OpError", "BackwardError", "AnomalyError",

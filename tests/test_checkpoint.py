@@ -1,0 +1,90 @@
+"""tg.checkpoint: recompute in backward; same values and gradients, less kept on the tape."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tinygrad_rnn as tg
+import tinygrad_rnn.functional as F
+from strategies import REPEATABLE
+
+
+def _model(seed: int = 0):
+    tg.manual_seed(seed)
+    return tg.randn(4, 4).double().requires_grad_(), tg.randn(6, 2, 4).double().requires_grad_()
+
+
+def _loss(w, x, every: int | None, p: float = 0.3):
+    """An RNN with dropout over 6 steps; ``every``: checkpoint segments of that many steps."""
+    def segment(h, xs):
+        states = []
+        for t in range(xs.shape[0]):
+            h = F.dropout((h @ w + xs[t]).tanh(), p, True)
+            states.append(h)
+        return h, tg.stack(states)
+    tg.manual_seed(123)
+    h, total = tg.zeros(2, 4, dtype="float64"), 0.0
+    step = every or 6
+    for start in range(0, 6, step):
+        xs = x[start:start + step]
+        h, side = tg.checkpoint(segment, h, xs) if every else segment(h, xs)
+        total = total + (side * side.sin()).sum()
+    return (h * h).sum() + total
+
+
+@settings(max_examples=8, deadline=None, **REPEATABLE)
+@given(every=st.sampled_from([1, 2, 3, 6]), seed=st.integers(0, 5))
+def test_same_values_and_gradients_with_dropout(every, seed):
+    w, x = _model(seed)
+    plain = _loss(w, x, None)
+    expected = tg.grad(plain, [w, x])
+    after_plain = tg.rand(3).numpy()          # where the generator stands after backward
+    checked = _loss(w, x, every)
+    got = tg.grad(checked, [w, x])
+    after_checked = tg.rand(3).numpy()
+    assert checked.item() == pytest.approx(plain.item(), rel=1e-14)
+    for g, e in zip(got, expected):
+        np.testing.assert_allclose(g.numpy(), e.numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(after_checked, after_plain)   # backward put the RNG back
+
+
+def _kept_bytes(loss) -> int:
+    """Bytes of the distinct arrays the tape holds on to (the values backward could read)."""
+    arrays = {id(t.data): t.data.nbytes for t in tg.graph_tensors(loss)}
+    return sum(arrays.values())
+
+
+def test_the_tape_keeps_only_segment_boundaries():
+    w, x = _model()
+    for every, segments in ((1, 6), (3, 2)):
+        entries = [t._node.name for t in tg.tape(_loss(w, x, every))]
+        assert entries.count("checkpoint") == segments
+        assert "tanh" not in entries and "matmul" not in entries
+    assert _kept_bytes(_loss(w, x, 3)) < _kept_bytes(_loss(w, x, None))
+
+
+def test_backward_accumulates_into_parameters_read_by_closure():
+    w, x = _model()
+    _loss(w, x, None).backward()
+    expected = w.grad.numpy().copy()
+    w.grad = None
+    _loss(w, x, 2).backward()
+    np.testing.assert_allclose(w.grad.numpy(), expected, rtol=1e-12)
+
+
+def test_first_order_only_with_a_clear_error():
+    w, x = _model()
+    assert tg.gradcheck(lambda w, x: _loss(w, x, 2, p=0.0), (w, x))
+    (g,) = tg.grad(_loss(w, x, 2), [w], create_graph=False)
+    with pytest.raises(tg.BackwardError, match="gradients of gradients through tg.checkpoint"):
+        tg.grad(_loss(w, x, 2), [w], create_graph=True)
+
+
+def test_without_grad_it_is_a_plain_call():
+    w, x = _model()
+    with tg.no_grad():
+        assert tg.checkpoint(lambda a: a * 2, w)._node is None
+    with pytest.raises(TypeError, match="must return Tensors"):
+        tg.checkpoint(lambda a: 3, w)
