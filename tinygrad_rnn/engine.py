@@ -109,11 +109,16 @@ def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pend
             profiler = STATE.profiler
             if profiler is not None:
                 start = perf_counter()
-            if STATE.anomaly:
-                from .anomaly import checked_backward
-                grads = checked_backward(node, gy, y)
-            else:
-                grads = node.backward(gy, y)
+            if create_graph:            # the entries the VJP records are its backward program
+                STATE.deriving = ("backward", node)
+            try:
+                if STATE.anomaly:
+                    from .anomaly import checked_backward
+                    grads = checked_backward(node, gy, y)
+                else:
+                    grads = node.backward(gy, y)
+            finally:
+                STATE.deriving = None
             if profiler is not None:
                 profiler.backward(node, perf_counter() - start)
             for i, (x, gx) in enumerate(zip(node.inputs, grads)):

@@ -40,7 +40,7 @@ def needs_grad(value) -> bool:
 
 
 class Function:
-    __slots__ = ("inputs", "seq", "versions", "edit_stamp", "scope", "site")
+    __slots__ = ("inputs", "seq", "versions", "edit_stamp", "scope", "site", "derived_from")
     name = "function"        # shown in the tape and in error messages
     saves_inputs = True      # backward reads the inputs' values (so in-place edits matter)
     uses_output = False      # backward reads the output's value
@@ -96,6 +96,7 @@ class Function:
             self.edit_stamp = STATE.inplace_edits
             self.scope = STATE.scope
             self.site = None
+            self.derived_from = STATE.deriving   # (kind, entry) inside a JVP or a recorded VJP
             out.requires_grad = True
             out._node = self
             if STATE.anomaly:
@@ -116,8 +117,9 @@ class Function:
         tangents = tuple(v._tangent if isinstance(v, Tensor) else None for v in inputs)
         if out.dtype.kind not in "fc" or all(t is None for t in tangents):
             return
-        level = STATE.forward_ad
+        level, deriving = STATE.forward_ad, STATE.deriving
         STATE.forward_ad = None        # one level: the tangent program carries no tangents itself
+        STATE.deriving = ("tangent", self)
         try:
             self.inputs = inputs
             tangent = self.jvp(tangents, out)
@@ -127,7 +129,7 @@ class Function:
                 if tangent.dtype != out.dtype:
                     tangent = tangent.to(str(out.dtype))
         finally:
-            STATE.forward_ad = level
+            STATE.forward_ad, STATE.deriving = level, deriving
         if tangent is not None:
             level.attach(out, tangent, self)
 

@@ -13,6 +13,7 @@ class RecordingState:
     inplace_edits: int = 0      # in-place edits so far; backward re-checks versions only if it moved
     forward_ad = None           # the open tg.forward_ad.dual_level (tangents are pushed while set)
     profiler = None             # the running tg.profile() (ops are timed while set)
+    deriving = None             # ("tangent" | "backward", entry) while a JVP / recorded VJP runs
 
 
 STATE = RecordingState()

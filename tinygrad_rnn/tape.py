@@ -69,9 +69,25 @@ class Tape:
             if extra:
                 args = f"{args}, {extra}"
             scope = f"   [{node.scope}]" if node.scope else ""
-            rows.append((f"{self.label(t)} = {node.name}({args}){scope}", t))
+            rows.append((f"{self.label(t)} = {node.name}({args}){scope}{self._derived(node)}", t))
         width = min(max((len(text) for text, _ in rows), default=0), 60)
         return [f"{text:<{width}}   {tuple(t.shape)} {t.dtype}" for text, t in rows]
+
+    def _derived(self, node) -> str:
+        """``  ; tangent of %3`` (an op of a JVP) or ``  ; backward of %3`` (an op a VJP
+        recorded under create_graph=True): which entry's derivative program it belongs to."""
+        derived = getattr(node, "derived_from", None)
+        if derived is None:
+            return ""
+        kind, source = derived
+        label = self._node_labels.get(id(source))
+        return f"   ; {kind} of {label or f'{source.name} #{source.seq}'}"
+
+    @property
+    def _node_labels(self) -> dict:
+        if not hasattr(self, "_labels_by_node"):
+            self._labels_by_node = {id(t._node): self.labels[id(t)] for t in self.entries}
+        return self._labels_by_node
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
