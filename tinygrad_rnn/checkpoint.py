@@ -9,18 +9,18 @@ hands the inputs their gradients. Chaining k-step segments over T steps keeps T/
 boundaries plus one segment's graph at a time: memory O(T/k + k) instead of O(T), for about
 one extra forward pass.
 
-The tensors the segment reads without receiving them as arguments (a module's parameters)
-get their gradients too: the first run records the segment once to find them, and they
-become inputs of the checkpoint's tape entry.
+The tensors the segment reads without receiving them as arguments (a module's parameters,
+or ``w.mT`` computed before) get their gradients too: the first run records the segment once
+to find them, they become inputs of the checkpoint's tape entry, and the backward through
+the recomputed segment stops at them (the outer backward carries on from there).
 """
 from __future__ import annotations
 
 from .backends import get_rng_state, set_rng_state
 from .engine import run_backward
-from .function import Function
+from .function import Function, _tape_position
 from .grad_mode import enable_grad
 from .state import STATE
-from .tape import graph_tensors
 from .tensor import Tensor
 
 
@@ -31,6 +31,7 @@ def checkpoint(function, *args, preserve_rng_state: bool = True, use_reentrant=N
         return function(*args)          # nothing will be differentiated: nothing to save
     tensors = [a for a in args if isinstance(a, Tensor)]
     rng = get_rng_state() if preserve_rng_state else None
+    start = next(_tape_position)
     with enable_grad():
         detached = [_leaf_like(a) for a in args]
         outputs = function(*detached)
@@ -44,9 +45,8 @@ def checkpoint(function, *args, preserve_rng_state: bool = True, use_reentrant=N
         if o.dtype != outputs[0].dtype:
             raise TypeError(f"checkpoint: the outputs must share one dtype, got "
                             f"{sorted({str(p.dtype) for p in outputs})}")
-    arg_ids = {id(d) for d in detached if isinstance(d, Tensor)}
-    params = [t for t in graph_tensors([o for o in outputs if o.requires_grad])
-              if t._node is None and t.requires_grad and id(t) not in arg_ids]
+    params = _external([o for o in outputs if o.requires_grad], start,
+                       {id(d) for d in detached if isinstance(d, Tensor)})
     if not any(o.requires_grad for o in outputs):
         return outputs[0] if single else outputs       # nothing to differentiate
     node = _Checkpoint(function, args, rng, [tuple(o.shape) for o in outputs],
@@ -58,6 +58,24 @@ def checkpoint(function, *args, preserve_rng_state: bool = True, use_reentrant=N
         results.append(packed[offset:offset + size].reshape(shape))
         offset += size
     return results[0] if single else tuple(results)
+
+
+def _external(outputs: list, start: int, arguments: set) -> list:
+    """The tensors requiring grad that the segment read without making them: parameters, and
+    values computed before it (``w.mT`` in a closure), recorded before tape position ``start``."""
+    found, seen, stack = [], set(), list(outputs)
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        node = t._node
+        if node is None or node.seq < start:
+            if t.requires_grad and id(t) not in arguments:
+                found.append(t)
+            continue
+        stack.extend(x for x in node.inputs if isinstance(x, Tensor))
+    return found
 
 
 def _leaf_like(value):
@@ -121,7 +139,7 @@ class _Checkpoint(Function):
         watched = [d for d in detached if isinstance(d, Tensor)] + list(params)
         wanted = [w for w in watched if w.requires_grad]
         found = run_backward([o for o, _ in live], [g for _, g in live], wanted=wanted,
-                             accumulate=False)
+                             accumulate=False, stop_at_wanted=True)
         by_id = {id(w): g for w, g in zip(wanted, found)}
         grads = [by_id.get(id(w)) for w in watched]
         return (None,) * n_out + tuple(grads)

@@ -26,12 +26,13 @@ from .tensor import Tensor
 
 def run_backward(roots: Sequence[Tensor], root_grads, retain_graph: bool = False,
                  create_graph: bool = False, wanted: Sequence[Tensor] | None = None,
-                 accumulate: bool = True, observer=None):
+                 accumulate: bool = True, observer=None, stop_at_wanted: bool = False):
     """Backpropagate from ``roots``. With ``accumulate``, leaf gradients are added to
     ``.grad``; with ``wanted``, the gradients of those tensors are returned (``tg.grad``).
     ``observer(y, gy, grads)``, if given, is called after each tape entry's VJP runs (y is the
     entry's output, gy its total gradient, grads what it sent to its inputs): the graph
-    drawings use it to show backward one step at a time."""
+    drawings use it to show backward one step at a time. With ``stop_at_wanted`` the walk
+    ends at the wanted tensors (their history is left alone: tg.checkpoint's segments)."""
     wanted_ids = {id(t): i for i, t in enumerate(wanted)} if wanted is not None else {}
     found: list = [None] * len(wanted_ids)
     pending: dict = {}       # tape entry -> dL/d(its output), summed so far
@@ -47,7 +48,7 @@ def run_backward(roots: Sequence[Tensor], root_grads, retain_graph: bool = False
         profiler.in_backward += 1
     try:
         _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pending,
-              leaf_grads, heap, observer)
+              leaf_grads, heap, observer, stop_at_wanted)
     finally:
         if collecting:
             gc.enable()
@@ -85,7 +86,7 @@ def _own(grad: Tensor, handed: set) -> Tensor:
 
 
 def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pending,
-          leaf_grads, heap, observer) -> None:
+          leaf_grads, heap, observer, stop_at_wanted=False) -> None:
     with set_grad_enabled(create_graph):
         for root, grad in zip(roots, _root_gradients(roots, root_grads)):
             _deliver(root, grad, pending, leaf_grads, heap)
@@ -104,6 +105,8 @@ def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pend
                 y.grad = gy if y.grad is None else y.grad + gy
             if wanted_ids and id(y) in wanted_ids:
                 found[wanted_ids[id(y)]] = gy
+                if stop_at_wanted:
+                    continue
             if node.edit_stamp != STATE.inplace_edits:   # something was edited in place since
                 node.check_versions(y)
             profiler = STATE.profiler
