@@ -75,10 +75,11 @@ def test_backward_accumulates_into_parameters_read_by_closure():
 
 
 def test_a_closure_over_a_computed_tensor():
-    """Every segment reads w_t = w.mT (computed once, outside): its history is walked once,
-    by the outer backward, not once per segment."""
+    """Every segment reads w_t = tanh(w^T) (computed once, outside): its history is walked
+    once, by the outer backward, not once per segment (that would free tanh's saved output
+    in the first segment's backward)."""
     w, x = _model()
-    w_t = w.mT
+    w_t = w.mT.tanh()
 
     def segment(h, xs):
         for t in range(xs.shape[0]):
