@@ -110,3 +110,15 @@ def test_without_grad_it_is_a_plain_call():
         assert tg.checkpoint(lambda a: a * 2, w)._node is None
     with pytest.raises(TypeError, match="must return Tensors"):
         tg.checkpoint(lambda a: 3, w)
+
+
+def test_the_benchmark_runs_in_a_fresh_process():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "bench" / "bench_checkpoint.py"
+    spec = importlib.util.spec_from_file_location("bench_checkpoint", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    found = bench.measure("lstm", 12, 2, 3, 4)
+    assert found["peak_mb"] >= 0 and found["seconds"] > 0
+    assert bench.segment_sizes(1000) == [None, 1, 10, 32, 100]    # 32 = round(sqrt(1000))
