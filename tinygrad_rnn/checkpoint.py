@@ -49,9 +49,8 @@ def checkpoint(function, *args, preserve_rng_state: bool = True, use_reentrant=N
                        {id(d) for d in detached if isinstance(d, Tensor)})
     if not any(o.requires_grad for o in outputs):
         return outputs[0] if single else outputs       # nothing to differentiate
-    node = _Checkpoint(function, args, rng, [tuple(o.shape) for o in outputs],
-                       [o.dtype for o in outputs], len(params))
-    packed = node.apply(*[o.detach() for o in outputs], *tensors, *params)
+    node = _Checkpoint(function, args, rng, [o.data for o in outputs], len(params))
+    packed = node.apply(*tensors, *params)
     del outputs                                           # the segment's graph goes here
     results, offset = [], 0
     for shape, size in zip(node.shapes, node.sizes):
@@ -89,24 +88,24 @@ def _leaf_like(value):
 
 
 class _Checkpoint(Function):
-    """y = the segment's outputs, flattened and joined (it has one output on the tape).
-    Its inputs: the outputs' values (so the forward is one concatenation), the segment's
-    tensor arguments, the parameters it reads. g_args, g_params = backward through the
-    recomputed segment, with gy split back per output."""
+    """y = the segment's outputs (computed already), flattened and joined: one output on the
+    tape. Its inputs: the segment's tensor arguments and the tensors it reads from outside.
+    g_args, g_outside = backward through the recomputed segment, gy split back per output."""
     name, formula = "checkpoint", "g = backward(recompute(segment), gy)"
     forward_ad_hint = "call the function itself (not through tg.checkpoint) in forward mode"
 
-    def __init__(self, function, args, rng, shapes, dtypes, param_count: int):
+    def __init__(self, function, args, rng, values: list, param_count: int):
         self.function, self.args, self.rng = function, args, rng
-        self.shapes = shapes
-        self.sizes = [_count(s) for s in shapes]
+        self.values = values             # the first run's output arrays, until forward joins them
+        self.shapes = [tuple(v.shape) for v in values]
+        self.sizes = [_count(s) for s in self.shapes]
         self.param_count = param_count
 
     def forward(self, *arrays):
-        parts = arrays[:len(self.shapes)]
-        xp = _xp(parts[0])
-        return xp.concatenate([p.reshape(-1) for p in parts]) if len(parts) > 1 else \
-            parts[0].reshape(-1)
+        values, self.values = self.values, None      # only the joined copy is kept
+        if len(values) == 1:
+            return values[0].reshape(-1)
+        return _xp(values[0]).concatenate([v.reshape(-1) for v in values])
 
     def backward(self, gy, y):
         if STATE.grad_enabled:        # the outer backward has create_graph=True
@@ -115,8 +114,7 @@ class _Checkpoint(Function):
                 "checkpoint: gradients of gradients through tg.checkpoint are not supported "
                 "(the recomputed segment starts from detached copies of its arguments); call "
                 "the function without tg.checkpoint to take second derivatives")
-        n_out = len(self.shapes)
-        inputs = self.inputs[n_out:]
+        inputs = self.inputs
         tensors = inputs[:len(inputs) - self.param_count]
         params = inputs[len(inputs) - self.param_count:]
         resumed = get_rng_state() if self.rng is not None else None
@@ -142,7 +140,7 @@ class _Checkpoint(Function):
                              accumulate=False, stop_at_wanted=True)
         by_id = {id(w): g for w, g in zip(wanted, found)}
         grads = [by_id.get(id(w)) for w in watched]
-        return (None,) * n_out + tuple(grads)
+        return tuple(grads)
 
 
 def _count(shape: tuple) -> int:
