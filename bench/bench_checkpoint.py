@@ -116,6 +116,7 @@ def main() -> None:
 
 
 def plot(results: dict, sizes: list, args, path: Path) -> None:
+    import numpy as np
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -129,10 +130,13 @@ def plot(results: dict, sizes: list, args, path: Path) -> None:
         seconds.plot(ks, [results[(cell, k)]["seconds"] for k in ks], "o-", color=colour,
                      label=cell.upper())
         seconds.axhline(results[(cell, None)]["seconds"], color=colour, ls="--")
-    unit = results[("lstm", ks[-1])]["peak_mb"] / (args.steps / ks[-1] + ks[-1])
-    grid = sorted(set(ks + [round(math.sqrt(args.steps))]))
-    memory.plot(grid, [unit * (args.steps / k + k) for k in grid], ":", color="gray",
-                label="c (T/k + k)")
+        # least squares fit of a T/k + b k to the measured points: the O(T/k + k) model
+        columns = np.array([[args.steps / k, k] for k in ks], dtype=float)
+        (a, b), *_ = np.linalg.lstsq(columns, [results[(cell, k)]["peak_mb"] for k in ks],
+                                      rcond=None)
+        grid = np.geomspace(ks[0], ks[-1], 50)
+        memory.plot(grid, a * args.steps / grid + b * grid, ":", color=colour,
+                    label=f"fit {a * 1024:.0f} KB x T/k + {b * 1024:.0f} KB x k")
     memory.set(xscale="log", yscale="log", xlabel="segment size k (steps)",
                ylabel="peak memory above baseline (MB)",
                title=f"BPTT memory, T = {args.steps}: O(T) -> O(T/k + k)")

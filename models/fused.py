@@ -483,3 +483,9 @@ class RecurrentAffine(Function):
         grad_xg = Tensor._make(shared.grads) if needs_grad(xg) else None
         grad_w = Tensor._make(shared.take_weight_grad())
         return grad_xg, grad_h, grad_w if needs_grad(w) else None
+
+
+# Forward mode (tg.forward_ad): the fused kernels have no JVP; the composed cells have.
+for _kernel in (_Step, CollectOutputs):
+    _kernel.forward_ad_hint = ("the fused recurrent kernels have no JVP: build the layer with "
+                               "fused=False for forward mode (tg.forward_ad, tg.func.jvp, jacfwd)")

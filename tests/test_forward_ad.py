@@ -262,3 +262,36 @@ def test_an_op_without_a_jvp_says_so():
         x = fwd.make_dual(tg.tensor([1.0]), tg.tensor([1.0]))
         with pytest.raises(NotImplementedError, match="no_jvp: this op has no forward-mode"):
             NoJvp().apply(x)
+
+
+def test_fused_recurrent_layers_refuse_forward_mode_naming_fused_false():
+    from tinygrad_rnn.models import LSTM
+    layer = LSTM(3, 4).double()
+    with fwd.dual_level():
+        x = fwd.make_dual(tg.randn(5, 2, 3).double(), tg.randn(5, 2, 3).double())
+        with pytest.raises(NotImplementedError, match="fused=False"):
+            layer(x)
+
+
+def test_an_lstm_cell_loop_in_forward_mode():
+    """The composed recurrence (cells stepped by hand) pushes tangents: J v of the last h
+    against central differences, and jacfwd = jacrev through 4 steps."""
+    from tinygrad_rnn.models import LSTMCell
+    tg.manual_seed(0)
+    cell = LSTMCell(3, 4).double()
+    x = tg.randn(4, 2, 3).double()
+
+    def last_h(x):
+        state = None
+        for t in range(x.shape[0]):
+            state = cell(x[t], state)
+        return state[0]
+    forward = tg.func.jacfwd(last_h)(x)
+    np.testing.assert_allclose(forward.numpy(), tg.func.jacrev(last_h)(x).numpy(),
+                               rtol=1e-10, atol=1e-12)
+    v = tg.randn(4, 2, 3).double()
+    _, jv = tg.func.jvp(last_h, (x,), (v,))
+    eps = 1e-6
+    with tg.no_grad():
+        numeric = (last_h(x + v * eps).numpy() - last_h(x - v * eps).numpy()) / (2 * eps)
+    np.testing.assert_allclose(jv.numpy(), numeric, rtol=1e-6, atol=1e-8)
