@@ -170,8 +170,10 @@ def _basis(x: Tensor):
         yield Tensor._make(e.reshape(x.shape))
 
 
-def jacrev(func: Callable, argnums=0, *, has_aux: bool = False) -> Callable:
-    """The Jacobian by reverse mode: one backward pass per output element (rows u = e_i)."""
+def jacrev(func: Callable, argnums=0, *, has_aux: bool = False, chunk_size=None) -> Callable:
+    """The Jacobian by reverse mode: one backward pass per output element (rows u = e_i).
+    (``chunk_size`` is accepted for torch's signature: the rows are always computed one by
+    one, there is no vmap.)"""
     def wrapped(*args):
         nums = _argnums_tuple(argnums, len(args), "jacrev")
         with enable_grad():
@@ -218,8 +220,10 @@ def _shape_result(jacobians: list, output, argnums):
     return per_output[0] if isinstance(output, Tensor) else tuple(per_output)
 
 
-def jacfwd(func: Callable, argnums=0, *, has_aux: bool = False) -> Callable:
-    """The Jacobian by forward mode: one forward pass per input element (tangent v = e_j)."""
+def jacfwd(func: Callable, argnums=0, has_aux: bool = False, *,
+           randomness: str = "error") -> Callable:
+    """The Jacobian by forward mode: one forward pass per input element (tangent v = e_j).
+    (``randomness`` is accepted for torch's signature; each pass draws its own numbers.)"""
     def wrapped(*args):
         nums = _argnums_tuple(argnums, len(args), "jacfwd")
         if STATE.forward_ad is not None:
