@@ -46,9 +46,11 @@ class RecurrentLayer(Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 fused: bool = True, device=None, dtype=None):
+                 fused: bool = True, device=None, dtype=None, *,
+                 checkpoint_every: int | None = None):
         super().__init__()
         name = type(self).__name__
+        self.checkpoint_every = _segment_size(name, checkpoint_every, fused)
         if num_layers < 1:
             raise ValueError(f"{name}: num_layers must be at least 1, got {num_layers}")
         if not 0.0 <= dropout <= 1.0:
@@ -167,7 +169,31 @@ class RecurrentLayer(Module):
             biases = self._fused_biases(b_ih, b_hh)
             return self._sweep_fused(xg, w_hh, biases, start, order, reverse, label)
         xg = self._project(x, w_ih, self._input_bias(b_ih, b_hh))
+        if self.checkpoint_every and tg.is_grad_enabled():
+            return self._sweep_checkpointed(xg, w_hh, b_hh, start, reverse, label)
         return self._sweep_composed(xg, w_hh, b_hh, start, order, label)
+
+    def _sweep_checkpointed(self, xg, w_hh, b_hh, start, reverse: bool, label):
+        """checkpoint_every=k: the composed sweep in segments of k steps, each one run again
+        during backward (tg.checkpoint), so BPTT keeps T/k states and one segment's values
+        at a time: memory O(T/k + k) instead of O(T). Step scopes count within a segment."""
+        T, k = xg.shape[0], self.checkpoint_every
+        state, pieces = start, {}
+        bounds = [(low, min(low + k, T)) for low in range(0, T, k)]
+        for low, high in (reversed(bounds) if reverse else bounds):
+            steps = range(high - low - 1, -1, -1) if reverse else range(high - low)
+
+            def segment(xs, *state, steps=steps):
+                # + 0: the composed steps write their pre-activations over XG, and backward
+                # runs the segment again on the same XG
+                outputs, state = self._sweep_composed(xs + 0, w_hh, b_hh, list(state), steps,
+                                                      label)
+                return (outputs, *state)
+            given = [s if s is not None else tg.zeros(xg.shape[1], self.hidden_size,
+                                                      dtype=xg.dtype, device=xg.device)
+                     for s in state]
+            pieces[low], *state = tg.checkpoint(segment, xg[low:high], *given)
+        return F.cat([pieces[low] for low, _ in bounds], 0), list(state)
 
     def _fused_biases(self, b_ih, b_hh) -> tuple:
         """The bias inputs of a fused step: (b_ih + b_hh,) (GRU: (b_ih, b_hh))."""
@@ -231,6 +257,19 @@ class RecurrentLayer(Module):
         return ", ".join(parts)
 
 
+def _segment_size(name: str, every, fused: bool):
+    """checkpoint_every: None (store every step) or a positive number of steps per segment."""
+    if every is None:
+        return None
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ValueError(f"{name}: checkpoint_every must be a positive int (steps per "
+                         f"segment) or None, got {every!r}")
+    if fused:
+        raise ValueError(f"{name}: checkpoint_every needs fused=False (the composed cells are "
+                         "recomputed segment by segment; the fused kernels keep their own arrays)")
+    return every
+
+
 def _suffix(layer: int, direction: int) -> str:
     return f"_l{layer}" + ("_reverse" if direction else "")
 
@@ -250,11 +289,11 @@ class RNN(RecurrentLayer):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
                  dropout: float = 0.0, bidirectional: bool = False, fused: bool = True,
-                 device=None, dtype=None):
+                 device=None, dtype=None, *, checkpoint_every: int | None = None):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, fused, device, dtype)
+                         bidirectional, fused, device, dtype, checkpoint_every=checkpoint_every)
         self.nonlinearity = nonlinearity
 
     def _fused_step(self, run, t):

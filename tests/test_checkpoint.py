@@ -122,3 +122,43 @@ def test_the_benchmark_runs_in_a_fresh_process():
     found = bench.measure("lstm", 12, 2, 3, 4)
     assert found["peak_mb"] >= 0 and found["seconds"] > 0
     assert bench.segment_sizes(1000) == [None, 1, 10, 32, 100]    # 32 = round(sqrt(1000))
+
+
+@pytest.mark.parametrize("layer", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("every", [1, 3, 7])
+def test_recurrent_layers_checkpoint_every(layer, every):
+    """checkpoint_every=k on the composed layers: the same output, state and gradients as
+    without it (2 layers, bidirectional, T = 7), and fewer values kept on the tape (LSTM, GRU:
+    their steps keep gates and activations)."""
+    from tinygrad_rnn import models
+
+    def build(k):
+        tg.manual_seed(0)
+        return getattr(models, layer)(3, 4, num_layers=2, bidirectional=True, fused=False,
+                                      checkpoint_every=k).double()
+    tg.manual_seed(1)
+    x = tg.randn(7, 2, 3).double().requires_grad_()
+    results = []
+    for k in (None, every):
+        model = build(k)
+        output, state = model(x)
+        final = state[0] if isinstance(state, tuple) else state
+        loss = (output * output.sin()).sum() + (final * final).sum()
+        kept = _kept_bytes(loss)
+        grads = tg.grad(loss, [x] + list(model.parameters()))
+        results.append((output.numpy(), final.numpy(), [g.numpy() for g in grads], kept))
+    (out, fin, grads, kept), (out_k, fin_k, grads_k, kept_k) = results
+    np.testing.assert_allclose(out_k, out, rtol=1e-12)
+    np.testing.assert_allclose(fin_k, fin, rtol=1e-12)
+    for g, e in zip(grads_k, grads):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-13)
+    if layer != "RNN":     # an RNN step keeps only h_t (its output anyway): nothing to save
+        assert kept_k < kept
+
+
+def test_checkpoint_every_needs_the_composed_path():
+    from tinygrad_rnn.models import LSTM
+    with pytest.raises(ValueError, match="fused=False"):
+        LSTM(3, 4, checkpoint_every=4)
+    with pytest.raises(ValueError, match="positive int"):
+        LSTM(3, 4, fused=False, checkpoint_every=0)

@@ -45,8 +45,10 @@ def checkpoint(function, *args, preserve_rng_state: bool = True, use_reentrant=N
         if o.dtype != outputs[0].dtype:
             raise TypeError(f"checkpoint: the outputs must share one dtype, got "
                             f"{sorted({str(p.dtype) for p in outputs})}")
-    params = _external([o for o in outputs if o.requires_grad], start,
-                       {id(d) for d in detached if isinstance(d, Tensor)})
+    arguments = {id(d) for d in detached if isinstance(d, Tensor)}
+    arguments |= {id(d._node.inputs[0]) for d in detached
+                  if isinstance(d, Tensor) and d._node is not None}    # the leaves behind them
+    params = _external([o for o in outputs if o.requires_grad], start, arguments)
     if not any(o.requires_grad for o in outputs):
         return outputs[0] if single else outputs       # nothing to differentiate
     node = _Checkpoint(function, args, rng, [o.data for o in outputs], len(params))
@@ -78,13 +80,16 @@ def _external(outputs: list, start: int, arguments: set) -> list:
 
 
 def _leaf_like(value):
-    """A tensor argument as a fresh leaf (requiring grad where the original does)."""
+    """A tensor argument as a fresh leaf (requiring grad where the original does), seen by the
+    function through an identity entry, as it would see a computed value (ops that treat
+    leaves specially, such as the composed sweep's lazy slices, then behave the same)."""
     if not isinstance(value, Tensor):
         return value
     leaf = value.detach()
-    if value.requires_grad:
-        leaf.requires_grad_()
-    return leaf
+    if not value.requires_grad:
+        return leaf
+    from .forward_ad import _Alias
+    return _Alias().apply(leaf.requires_grad_())
 
 
 class _Checkpoint(Function):
