@@ -40,13 +40,13 @@ def test_same_values_and_gradients_with_dropout(every, seed):
     w, x = _model(seed)
     plain = _loss(w, x, None)
     expected = tg.grad(plain, [w, x])
-    after_plain = tg.rand(3).numpy()          # where the generator stands after backward
+    after_plain = tg.rand(3).detach().numpy()          # where the generator stands after backward
     checked = _loss(w, x, every)
     got = tg.grad(checked, [w, x])
-    after_checked = tg.rand(3).numpy()
+    after_checked = tg.rand(3).detach().numpy()
     assert checked.item() == pytest.approx(plain.item(), rel=1e-14)
     for g, e in zip(got, expected):
-        np.testing.assert_allclose(g.numpy(), e.numpy(), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(g.detach().numpy(), e.detach().numpy(), rtol=1e-12, atol=1e-14)
     np.testing.assert_array_equal(after_checked, after_plain)   # backward put the RNG back
 
 
@@ -68,10 +68,10 @@ def test_the_tape_keeps_only_segment_boundaries():
 def test_backward_accumulates_into_parameters_read_by_closure():
     w, x = _model()
     _loss(w, x, None).backward()
-    expected = w.grad.numpy().copy()
+    expected = w.grad.detach().numpy().copy()
     w.grad = None
     _loss(w, x, 2).backward()
-    np.testing.assert_allclose(w.grad.numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(w.grad.detach().numpy(), expected, rtol=1e-12)
 
 
 def test_a_closure_over_a_computed_tensor():
@@ -93,7 +93,7 @@ def test_a_closure_over_a_computed_tensor():
         return (h * h).sum()
     expected = tg.grad(run(6), [w, x], retain_graph=True)
     for got, want in zip(tg.grad(run(2), [w, x]), expected):
-        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-12)
 
 
 def test_first_order_only_with_a_clear_error():
@@ -146,7 +146,7 @@ def test_recurrent_layers_checkpoint_every(layer, every):
         loss = (output * output.sin()).sum() + (final * final).sum()
         kept = _kept_bytes(loss)
         grads = tg.grad(loss, [x] + list(model.parameters()))
-        results.append((output.numpy(), final.numpy(), [g.numpy() for g in grads], kept))
+        results.append((output.detach().numpy(), final.detach().numpy(), [g.detach().numpy() for g in grads], kept))
     (out, fin, grads, kept), (out_k, fin_k, grads_k, kept_k) = results
     np.testing.assert_allclose(out_k, out, rtol=1e-12)
     np.testing.assert_allclose(fin_k, fin, rtol=1e-12)

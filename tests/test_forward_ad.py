@@ -51,7 +51,7 @@ def _push(f, inputs, directions, device):
     tangents = []
     for o in outputs:
         t = fwd.unpack_dual(o).tangent
-        tangents.append(np.zeros(o.shape) if t is None else t.numpy())
+        tangents.append(np.zeros(o.shape) if t is None else t.detach().numpy())
         assert t is None or t.shape == o.shape, f"tangent {t.shape} for output {o.shape}"
     return outputs, tangents
 
@@ -71,7 +71,7 @@ def test_jvp_matches_central_differences(device, name, data):
         moved = [tg.Tensor(a + sign * eps * v, dtype="float64", device=device)
                  for a, v in zip(example.inputs, directions)]
         with tg.no_grad():
-            return [o.numpy() for o in _floating(_as_tuple(f(*moved)))]
+            return [o.detach().numpy() for o in _floating(_as_tuple(f(*moved)))]
     numeric = [(p - m) / (2 * eps) for p, m in zip(at(1.0), at(-1.0))]
     for k, (got, want) in enumerate(zip(analytic, numeric)):
         np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-5,
@@ -93,7 +93,7 @@ def test_jvp_is_the_transpose_of_the_vjp(device, name, data):
     jtu = (tg.grad([o for o, _ in live], inputs, grad_outputs=[u for _, u in live],
                    allow_unused=True) if live else [None] * len(inputs))
     left = sum(float((u * t).sum()) for u, t in zip(seeds, jv))
-    right = sum(0.0 if g is None else float((g.numpy() * v).sum())
+    right = sum(0.0 if g is None else float((g.detach().numpy() * v).sum())
                 for g, v in zip(jtu, directions))
     scale = 1.0 + sum(float(np.abs(u * t).sum()) for u, t in zip(seeds, jv))
     rounding = 1e-6 if example.tolerance else 1e-10      # the cast case goes through float32
@@ -136,8 +136,8 @@ def test_forward_over_reverse(device, name, data):
         got = tg.grad(total, duals, allow_unused=True)
         got = [None if g is None else fwd.unpack_dual(g).tangent for g in got]
     for i, (g, e) in enumerate(zip(got, expected)):
-        g = np.zeros(example.inputs[i].shape) if g is None else g.numpy()
-        e = np.zeros(example.inputs[i].shape) if e is None else e.numpy()
+        g = np.zeros(example.inputs[i].shape) if g is None else g.detach().numpy()
+        e = np.zeros(example.inputs[i].shape) if e is None else e.detach().numpy()
         np.testing.assert_allclose(g, e, rtol=1e-8, atol=1e-10,
                                    err_msg=f"{name}: Hv of input {i}")
 
@@ -171,9 +171,9 @@ def test_dual_numbers_as_torch():
         x = fwd.make_dual(p, v)
         y = (x * x).sin()
         primal, tangent = fwd.unpack_dual(y)
-        np.testing.assert_allclose(tangent.numpy(), np.cos(p.numpy() ** 2) * 2 * p.numpy()
-                                   * v.numpy())
-        np.testing.assert_allclose(primal.numpy(), np.sin(p.numpy() ** 2))
+        np.testing.assert_allclose(tangent.detach().numpy(), np.cos(p.detach().numpy() ** 2) * 2 * p.detach().numpy()
+                                   * v.detach().numpy())
+        np.testing.assert_allclose(primal.detach().numpy(), np.sin(p.detach().numpy() ** 2))
         assert fwd.unpack_dual(primal).tangent is None
         assert fwd.unpack_dual(p).tangent is None          # p itself stays a plain tensor
     assert fwd.unpack_dual(y).tangent is None               # leaving the level drops tangents
@@ -211,7 +211,7 @@ def test_tangents_flow_through_in_place_writes():
             x = np.tanh(x * 1.5)
             total += 2 * x.sum()
         return total
-    numeric = (run(p.numpy() + eps * v.numpy()) - run(p.numpy() - eps * v.numpy())) / (2 * eps)
+    numeric = (run(p.detach().numpy() + eps * v.detach().numpy()) - run(p.detach().numpy() - eps * v.detach().numpy())) / (2 * eps)
     assert abs(tangent.item() - numeric) < 1e-6
 
 
@@ -222,8 +222,8 @@ def test_reverse_over_forward():
     with fwd.dual_level():
         jv = fwd.unpack_dual((fwd.make_dual(p, v) ** 3).sum()).tangent
     gp, gv = tg.grad(jv, [p, v])
-    np.testing.assert_allclose(gv.numpy(), 3 * p.numpy() ** 2)
-    np.testing.assert_allclose(gp.numpy(), 6 * p.numpy() * v.numpy())
+    np.testing.assert_allclose(gv.detach().numpy(), 3 * p.detach().numpy() ** 2)
+    np.testing.assert_allclose(gp.detach().numpy(), 6 * p.detach().numpy() * v.detach().numpy())
 
 
 class _BrokenTanh(Function):
@@ -287,11 +287,11 @@ def test_an_lstm_cell_loop_in_forward_mode():
             state = cell(x[t], state)
         return state[0]
     forward = tg.func.jacfwd(last_h)(x)
-    np.testing.assert_allclose(forward.numpy(), tg.func.jacrev(last_h)(x).numpy(),
+    np.testing.assert_allclose(forward.detach().numpy(), tg.func.jacrev(last_h)(x).detach().numpy(),
                                rtol=1e-10, atol=1e-12)
     v = tg.randn(4, 2, 3).double()
     _, jv = tg.func.jvp(last_h, (x,), (v,))
     eps = 1e-6
     with tg.no_grad():
-        numeric = (last_h(x + v * eps).numpy() - last_h(x - v * eps).numpy()) / (2 * eps)
-    np.testing.assert_allclose(jv.numpy(), numeric, rtol=1e-6, atol=1e-8)
+        numeric = (last_h(x + v * eps).detach().numpy() - last_h(x - v * eps).detach().numpy()) / (2 * eps)
+    np.testing.assert_allclose(jv.detach().numpy(), numeric, rtol=1e-6, atol=1e-8)

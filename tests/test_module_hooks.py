@@ -23,11 +23,11 @@ def test_forward_pre_hook_and_forward_hook_replace_args_and_output():
     seen = []
     pre = layer.register_forward_pre_hook(lambda m, args: (args[0] * 2,))
     post = layer.register_forward_hook(lambda m, args, out: seen.append(args[0]) or out + 1)
-    np.testing.assert_allclose(layer(x).numpy(), layer.forward(x * 2).numpy() + 1)
-    np.testing.assert_allclose(seen[0].numpy(), x.numpy() * 2)     # the replaced args
+    np.testing.assert_allclose(layer(x).detach().numpy(), layer.forward(x * 2).detach().numpy() + 1)
+    np.testing.assert_allclose(seen[0].detach().numpy(), x.detach().numpy() * 2)     # the replaced args
     pre.remove()
     post.remove()
-    np.testing.assert_allclose(layer(x).numpy(), layer.forward(x).numpy())
+    np.testing.assert_allclose(layer(x).detach().numpy(), layer.forward(x).detach().numpy())
     assert len(seen) == 1
 
 
@@ -55,9 +55,9 @@ def test_full_backward_hook_sees_the_gradients_of_inputs_and_outputs():
     assert len(calls) == 1
     module, (grad_x,), (grad_y,) = calls[0]
     assert module is layer
-    np.testing.assert_allclose(grad_y.numpy(), 2 * y.numpy())
-    np.testing.assert_allclose(grad_x.numpy(), x.grad.numpy())
-    np.testing.assert_allclose(grad_x.numpy(), grad_y.numpy() @ layer.weight.numpy())
+    np.testing.assert_allclose(grad_y.detach().numpy(), 2 * y.detach().numpy())
+    np.testing.assert_allclose(grad_x.detach().numpy(), x.grad.detach().numpy())
+    np.testing.assert_allclose(grad_x.detach().numpy(), grad_y.detach().numpy() @ layer.weight.detach().numpy())
     handle.remove()
     layer(x).sum().backward()
     assert len(calls) == 1
@@ -68,7 +68,7 @@ def test_full_backward_hook_can_replace_grad_input():
     x = tg.tensor([[0.5, -1.0, 2.0]], dtype="float64", requires_grad=True)
     layer.register_full_backward_hook(lambda m, gi, go: (gi[0] * 0 + 7,))
     layer(x).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), np.full((1, 3), 7.0))
+    np.testing.assert_allclose(x.grad.detach().numpy(), np.full((1, 3), 7.0))
     assert layer.weight.grad is not None          # the parameters' gradients are unchanged
 
 
@@ -81,7 +81,7 @@ def test_full_backward_hook_without_inputs_that_need_grad():
     out = embedding(tg.tensor([1, 3]))
     (out * 3).sum().backward()
     assert len(calls) == 1 and calls[0][0] == (None,)
-    np.testing.assert_allclose(calls[0][1][0].numpy(), np.full((2, 2), 3.0))
+    np.testing.assert_allclose(calls[0][1][0].detach().numpy(), np.full((2, 2), 3.0))
 
 
 @pytest.mark.skipif(not HAVE_TORCH, reason="torch is not installed")
@@ -90,8 +90,8 @@ def test_full_backward_hook_matches_torch():
     layer = _linear()
     theirs = torch.nn.Linear(3, 2).double()
     with torch.no_grad():
-        theirs.weight.copy_(torch.tensor(layer.weight.numpy()))
-        theirs.bias.copy_(torch.tensor(layer.bias.numpy()))
+        theirs.weight.copy_(torch.tensor(layer.weight.detach().numpy()))
+        theirs.bias.copy_(torch.tensor(layer.bias.detach().numpy()))
     x = np.array([[0.1, 0.2, -0.3], [1.0, -2.0, 0.5]])
     ours_seen, theirs_seen = [], []
     layer.register_full_backward_hook(lambda m, gi, go: ours_seen.append((gi, go)))
@@ -101,7 +101,7 @@ def test_full_backward_hook_matches_torch():
     for ours, want in zip(ours_seen[0], theirs_seen[0]):
         assert len(ours) == len(want)
         for a, b in zip(ours, want):
-            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
+            np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-12)
 
 
 def test_lstm_gradient_norms_example_matches_retain_grad():
