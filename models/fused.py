@@ -360,3 +360,8 @@ class RNNSweep(_Sweep):
                 xp.multiply(dh_t, 1 - h * h, out=dpre[t])
             dh = dpre[t] @ w_hh if carry else None
         return self.input_grads(dpre, dpre, (dh,), self.inputs[4:])
+
+
+# Forward mode (tg.forward_ad): a sweep has no JVP; the composed cells have.
+_Sweep.forward_ad_hint = ("the fused recurrent sweeps have no JVP: build the layer with "
+                          "fused=False for forward mode (tg.forward_ad, tg.func.jvp, jacfwd)")

@@ -45,9 +45,11 @@ class RecurrentLayer(Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 fused: bool = True, device=None, dtype=None):
+                 fused: bool = True, device=None, dtype=None, *,
+                 checkpoint_every: int | None = None):
         super().__init__()
         name = type(self).__name__
+        self.checkpoint_every = _segment_size(name, checkpoint_every, fused)
         if num_layers < 1:
             raise ValueError(f"{name}: num_layers must be at least 1, got {num_layers}")
         if not 0.0 <= dropout <= 1.0:
@@ -169,13 +171,33 @@ class RecurrentLayer(Module):
             last = 0 if reverse else T - 1
             return out[0], [out[k, last] for k in range(self.state_kinds)]
         xg = self._project(x, w_ih, self._input_bias(b_ih, b_hh))
+        if self.checkpoint_every and tg.is_grad_enabled():
+            return self._sweep_checkpointed(xg, w_hh, b_hh, state, reverse, label)
+        return self._sweep_composed(xg, w_hh, b_hh, state, _order(T, reverse), label)
+
+    def _sweep_composed(self, xg, w_hh, b_hh, state, steps, label):
+        """The lecture's loop: the cell's step on XG[t] for t in ``steps``."""
         w_hh_t = w_hh.mT                     # once: every step's share of dW_hh sums in one place
-        outputs = [None] * T
-        for t in (range(T - 1, -1, -1) if reverse else range(T)):
+        outputs = [None] * xg.shape[0]
+        for t in steps:
             with tg.scope(fused.step_name(t, label)):
                 state = self._cell_step(xg[t], state, w_hh_t, b_hh)
             outputs[t] = state[0]
         return F.stack(outputs, 0), state
+
+    def _sweep_checkpointed(self, xg, w_hh, b_hh, state, reverse: bool, label):
+        """checkpoint_every=k: the composed sweep in segments of k steps, each one run again
+        during backward (tg.checkpoint), so BPTT keeps T/k states and one segment's values
+        at a time: memory O(T/k + k) instead of O(T). Step scopes count within a segment."""
+        T, k = xg.shape[0], self.checkpoint_every
+        pieces = {}
+        bounds = [(low, min(low + k, T)) for low in range(0, T, k)]
+        for low, high in (reversed(bounds) if reverse else bounds):
+            def segment(xs, *state, steps=_order(high - low, reverse)):
+                outputs, state = self._sweep_composed(xs, w_hh, b_hh, list(state), steps, label)
+                return (outputs, *state)
+            pieces[low], *state = tg.checkpoint(segment, xg[low:high], *state)
+        return F.cat([pieces[low] for low, _ in bounds], 0), list(state)
 
     def extra_repr(self) -> str:
         parts = [f"{self.input_size}, {self.hidden_size}"]
@@ -192,6 +214,19 @@ class RecurrentLayer(Module):
         if not self.fused:
             parts.append("fused=False")
         return ", ".join(parts)
+
+
+def _segment_size(name: str, every, fused: bool):
+    """checkpoint_every: None (store every step) or a positive number of steps per segment."""
+    if every is None:
+        return None
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ValueError(f"{name}: checkpoint_every must be a positive int (steps per "
+                         f"segment) or None, got {every!r}")
+    if fused:
+        raise ValueError(f"{name}: checkpoint_every needs fused=False (the composed cells are "
+                         "recomputed segment by segment; the fused kernels keep their own arrays)")
+    return every
 
 
 def _suffix(layer: int, direction: int) -> str:
@@ -211,11 +246,11 @@ class RNN(RecurrentLayer):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
                  dropout: float = 0.0, bidirectional: bool = False, fused: bool = True,
-                 device=None, dtype=None):
+                 device=None, dtype=None, *, checkpoint_every: int | None = None):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, fused, device, dtype)
+                         bidirectional, fused, device, dtype, checkpoint_every=checkpoint_every)
         self.nonlinearity = nonlinearity
 
     def _fused_sweep(self, reverse: bool, label):
@@ -291,3 +326,8 @@ class GRU(RecurrentLayer):
 
     def extra_repr(self) -> str:
         return super().extra_repr() + ("" if self.reset_after else ", reset_after=False")
+
+
+def _order(T: int, reverse: bool):
+    """The steps in the order a sweep runs them."""
+    return range(T - 1, -1, -1) if reverse else range(T)

@@ -24,7 +24,9 @@ from .functional import cat, concat, stack, where
 from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .tape import Tape, graph_tensors, scope, tape
-from . import autograd, functional, nn
+from .profiler import profile
+from .checkpoint import checkpoint
+from . import autograd, forward_ad, func, functional, nn
 from . import optim
 from .serialization import CheckpointError, load, save
 
@@ -97,7 +99,7 @@ def logsumexp(x, dim=None, keepdim: bool = False): return x.logsumexp(dim, keepd
 
 
 __all__ = [
-    "Tensor", "Function", "Tape", "tape", "scope", "graph_tensors",
+    "Tensor", "Function", "Tape", "tape", "scope", "graph_tensors", "profile", "checkpoint",
     "no_grad", "enable_grad", "inference_mode", "set_grad_enabled", "is_grad_enabled", "grad",
     "gradcheck", "gradgradcheck", "GradcheckError", "detect_anomaly",
     "OpError", "BackwardError", "AnomalyError",
@@ -110,5 +112,6 @@ __all__ = [
     "square", "erf", "prod", "std", "var", "norm", "amax", "amin", "argmax", "argmin", "cumsum",
     "gather", "scatter_add", "index_select", "masked_fill", "tril", "triu", "flip", "roll",
     "unbind",
+    "forward_ad", "func",
     "optim", "save", "load", "CheckpointError",
 ]

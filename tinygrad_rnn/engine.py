@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+from time import perf_counter
 from typing import Sequence
 
 from . import accumulate as sums
@@ -26,12 +27,13 @@ from .tensor import Tensor
 
 def run_backward(roots: Sequence[Tensor], root_grads, retain_graph: bool = False,
                  create_graph: bool = False, wanted: Sequence[Tensor] | None = None,
-                 accumulate: bool = True, observer=None):
+                 accumulate: bool = True, observer=None, stop_at_wanted: bool = False):
     """Backpropagate from ``roots``. With ``accumulate``, leaf gradients are added to
     ``.grad``; with ``wanted``, the gradients of those tensors are returned (``tg.grad``).
     ``observer(y, gy, grads)``, if given, is called after each tape entry's VJP runs (y is the
     entry's output, gy its total gradient, grads what it sent to its inputs): the graph
-    drawings use it to show backward one step at a time."""
+    drawings use it to show backward one step at a time. With ``stop_at_wanted`` the walk
+    ends at the wanted tensors (their history is left alone: tg.checkpoint's segments)."""
     wanted_ids = {id(t): i for i, t in enumerate(wanted)} if wanted is not None else {}
     found: list = [None] * len(wanted_ids)
     pending: dict = {}       # tape entry -> dL/d(its output), summed so far
@@ -43,12 +45,17 @@ def run_backward(roots: Sequence[Tensor], root_grads, retain_graph: bool = False
     handed: set = set()      # ids of gradient tensors someone else holds (roots, retained)
     collecting = gc.isenabled()
     gc.disable()
+    profiler = STATE.profiler
+    if profiler is not None:       # ops run by backward count as backward time, not as ops
+        profiler.in_backward += 1
     try:
         _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pending,
-              leaf_grads, heap, observer, handed)
+              leaf_grads, heap, observer, handed, stop_at_wanted)
     finally:
         if collecting:
             gc.enable()
+        if profiler is not None:
+            profiler.in_backward -= 1
 
     for leaf, total in leaf_grads.values():
         grad = sums.finish(total)
@@ -75,17 +82,17 @@ def _own(grad: Tensor, handed: set, create_graph: bool) -> Tensor:
     tensor to several inputs (or pass on the caller's root gradient), or a read-only broadcast
     view. Without create_graph a copy, as always; with it, a differentiable clone if needed."""
     data = grad.data
-    if not create_graph:
+    if not create_graph and grad._tangent is None:   # (a tangent: forward over reverse)
         return Tensor._make(data.copy())
     if (id(grad) in handed or getattr(data, "base", None) is not None
             or not getattr(data.flags, "writeable", True)):
-        grad = grad.clone() if grad.requires_grad else Tensor._make(data.copy())
+        grad = grad.clone()            # keeps its history and its tangent, if it has them
     handed.add(id(grad))
     return grad
 
 
 def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pending,
-          leaf_grads, heap, observer, handed) -> None:
+          leaf_grads, heap, observer, handed, stop_at_wanted=False) -> None:
     # Entries are released when the walk ends, not one by one: an error raised half-way
     # then still numbers its entry as print(tg.tape(root)) does (the same %k), because the
     # graph is whole until then. The forward's values are all alive when backward starts, so
@@ -98,7 +105,7 @@ def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pend
 
     try:
         _visit(roots, root_grads, create_graph, wanted_ids, found, pending, leaf_grads, heap,
-               observer, handed, done, label)
+               observer, handed, done, label, stop_at_wanted)
     finally:
         if not retain_graph and done:
             for node in done:
@@ -107,7 +114,7 @@ def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pend
 
 
 def _visit(roots, root_grads, create_graph, wanted_ids, found, pending, leaf_grads, heap,
-           observer, handed, done, label) -> None:
+           observer, handed, done, label, stop_at_wanted) -> None:
     with set_grad_enabled(create_graph):
         for root, grad in zip(roots, _root_gradients(roots, root_grads)):
             handed.add(id(grad))
@@ -128,13 +135,25 @@ def _visit(roots, root_grads, create_graph, wanted_ids, found, pending, leaf_gra
             if wanted_ids and id(y) in wanted_ids:
                 found[wanted_ids[id(y)]] = gy
                 handed.add(id(gy))
+                if stop_at_wanted:
+                    continue
             if node.edit_stamp != STATE.inplace_edits:   # something was edited in place since
                 node.check_versions(y, label)
-            if STATE.anomaly:
-                from .anomaly import checked_backward
-                grads = checked_backward(node, gy, y, label)
-            else:
-                grads = node.backward(gy, y)
+            profiler = STATE.profiler
+            if profiler is not None:
+                start = perf_counter()
+            if create_graph:            # the entries the VJP records are its backward program
+                STATE.deriving = ("backward", node)
+            try:
+                if STATE.anomaly:
+                    from .anomaly import checked_backward
+                    grads = checked_backward(node, gy, y, label)
+                else:
+                    grads = node.backward(gy, y)
+            finally:
+                STATE.deriving = None
+            if profiler is not None:
+                profiler.backward(node, perf_counter() - start)
             for x, gx in zip(node.inputs, grads):
                 if gx is not None and isinstance(x, Tensor):
                     if x._previous is not None:   # rebased by an in-place op since recorded

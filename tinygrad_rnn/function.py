@@ -8,6 +8,13 @@ An op subclasses Function and writes two short methods next to each other:
   where an input needs none). It is written with Tensor operations, so running
   it with recording on (``create_graph=True``) differentiates the backward pass
   itself: that is how gradients of gradients work.
+* ``jvp(self, tangents, y)``: the Jacobian-vector product, for forward mode
+  (``tg.forward_ad``). ``tangents`` holds one tangent per input (None where an
+  input has none; at least one is given), ``y`` is the output; it returns y's
+  tangent (None if it has none). Also written with Tensor operations, so it is
+  differentiable by reverse mode, and the VJP, run inside a dual level, carries
+  tangents: that is forward-over-reverse (Hessian-vector products). A tangent
+  that broadcasts to y's shape is broadcast, as NumPy would.
 
 ``Op(args).apply(*inputs)`` runs the forward. When grad mode is on and an input
 requires grad, the instance becomes a tape entry: it keeps its inputs and its
@@ -17,6 +24,7 @@ topological order, so backward only has to visit entries by decreasing ``seq``.
 from __future__ import annotations
 
 import itertools
+from time import perf_counter as profiler_clock
 
 from .backends import backend_for
 from .errors import OpError, describe
@@ -32,18 +40,24 @@ def needs_grad(value) -> bool:
 
 
 class Function:
-    __slots__ = ("inputs", "seq", "versions", "edit_stamp", "scope", "site")
+    __slots__ = ("inputs", "seq", "versions", "edit_stamp", "scope", "site", "derived_from")
     name = "function"        # shown in the tape and in error messages
     saves_inputs = True      # backward reads the inputs' values (so in-place edits matter)
     uses_output = False      # backward reads the output's value
     may_view = False         # the output may share memory with input 0 (reshape, slicing, ...)
     formula = ""             # the VJP in words, for the tape and the graph drawings
+    forward_ad_hint = ""     # said when an op without a JVP meets forward mode
 
     def forward(self, *arrays):
         raise NotImplementedError
 
     def backward(self, gy: Tensor, y: Tensor):
         raise NotImplementedError
+
+    def jvp(self, tangents: tuple, y: Tensor):
+        raise NotImplementedError(
+            f"{self.name}: this op has no forward-mode derivative (jvp), so tangents cannot "
+            f"pass through it{'; ' + self.forward_ad_hint if self.forward_ad_hint else ''}")
 
     def extra_repr(self) -> str:
         """Non-tensor arguments, shown in the tape (e.g. ``axis=1``)."""
@@ -61,8 +75,14 @@ class Function:
                     mutated = True
             else:
                 arrays.append(value)
+        profiler = STATE.profiler
         try:
-            data = self.forward(*arrays)
+            if profiler is None:
+                data = self.forward(*arrays)
+            else:
+                start = profiler_clock()
+                data = self.forward(*arrays)
+                seconds = profiler_clock() - start
         except Exception as error:
             raise self.failure(inputs, error) from None
         out = Tensor._make(data)
@@ -76,6 +96,7 @@ class Function:
             self.edit_stamp = STATE.inplace_edits
             self.scope = STATE.scope
             self.site = None
+            self.derived_from = STATE.deriving   # (kind, entry) inside a JVP or a recorded VJP
             out.requires_grad = True
             out._node = self
             if STATE.anomaly:
@@ -85,7 +106,32 @@ class Function:
             from .anomaly import check_forward
             self.site = None
             check_forward(self, out)
+        if STATE.forward_ad is not None:
+            self._push_tangent(inputs, out)
+        if profiler is not None:
+            profiler.forward(self, inputs, out, seconds, out._node is self)
         return out
+
+    def _push_tangent(self, inputs, out: Tensor) -> None:
+        """Forward mode: give ``out`` the tangent ``jvp`` computes from the inputs' tangents."""
+        tangents = tuple(v._tangent if isinstance(v, Tensor) else None for v in inputs)
+        if out.dtype.kind not in "fc" or all(t is None for t in tangents):
+            return
+        level, deriving = STATE.forward_ad, STATE.deriving
+        STATE.forward_ad = None        # one level: the tangent program carries no tangents itself
+        STATE.deriving = ("tangent", self)
+        try:
+            self.inputs = inputs
+            tangent = self.jvp(tangents, out)
+            if tangent is not None:
+                if tangent.shape != out.shape:
+                    tangent = tangent.broadcast_to(out.shape)
+                if tangent.dtype != out.dtype:
+                    tangent = tangent.to(str(out.dtype))
+        finally:
+            STATE.forward_ad, STATE.deriving = level, deriving
+        if tangent is not None:
+            level.attach(out, tangent, self)
 
     def failure(self, inputs, error: Exception) -> OpError:
         """The error raised when forward fails: it names the op and its inputs."""

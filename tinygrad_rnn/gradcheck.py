@@ -6,7 +6,10 @@ element by element, with the numeric derivative of f_v(x) = sum_k <v_k, f_k(x)>:
     d f_v / d x_j  ~  (f_v(x + eps e_j) - f_v(x - eps e_j)) / (2 eps)
 
 ``gradgradcheck`` runs the same check on the backward pass itself (built with
-``create_graph=True``), so second derivatives are checked too.
+``create_graph=True``), so second derivatives are checked too. With
+``check_forward_ad=True`` the forward mode is checked as well: for random directions v,
+the tangent J v pushed through ``fn`` (``tg.forward_ad``) is compared, element by
+element, with (f(x + eps v) - f(x - eps v)) / (2 eps).
 """
 from __future__ import annotations
 
@@ -40,14 +43,21 @@ def _check_inputs(inputs, who: str) -> list:
 
 
 def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
-              raise_exception: bool = True, seed: int = 0) -> bool:
-    """True when backward's gradients of ``fn(*inputs)`` match central differences.
+              raise_exception: bool = True, seed: int = 0, check_forward_ad: bool = False,
+              check_backward_ad: bool = True) -> bool:
+    """True when backward's gradients of ``fn(*inputs)`` match central differences (and,
+    with ``check_forward_ad``, forward mode's tangents too).
 
     On a mismatch, raises GradcheckError naming the input, the worst element's index and
     both values (or returns False with ``raise_exception=False``).
     """
     inputs = _as_tuple(inputs)
     checked = _check_inputs(inputs, "gradcheck")
+    if check_forward_ad and not _jvp_agrees(fn, inputs, checked, eps, atol, rtol,
+                                            raise_exception, seed):
+        return False
+    if not check_backward_ad:
+        return True
     outputs = _differentiable(_as_tuple(fn(*inputs)))
     if not outputs:
         raise ValueError("gradcheck: fn returned no floating-point tensor")
@@ -92,6 +102,37 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
             message = (f"gradcheck: input {position} (shape {tuple(t.shape)}) disagrees at index "
                        f"{index}: analytic {float(got[worst]):.8g}, numeric "
                        f"{float(numeric[worst]):.8g} (atol={atol}, rtol={rtol})")
+            if raise_exception:
+                raise GradcheckError(message)
+            return False
+    return True
+
+
+def _jvp_agrees(fn, inputs, checked, eps, atol, rtol, raise_exception, seed) -> bool:
+    from . import forward_ad
+    xp = backend_for(checked[0].data).xp
+    rng = xp.random.default_rng(seed + 100)
+    directions = {id(t): Tensor._make(rng.standard_normal(t.shape)) for t in checked}
+    with forward_ad.dual_level():
+        duals = [forward_ad.make_dual(t, directions[id(t)]) if id(t) in directions else t
+                 for t in inputs]
+        outputs = _differentiable(_as_tuple(fn(*duals)))
+        analytic = [forward_ad.unpack_dual(o).tangent for o in outputs]
+    analytic = [xp.zeros(o.shape) if t is None else t.data for o, t in zip(outputs, analytic)]
+
+    def moved(sign):
+        shifted = [Tensor._make(t.data + sign * eps * directions[id(t)].data)
+                   if id(t) in directions else t for t in inputs]
+        with no_grad():
+            return [o.data for o in _differentiable(_as_tuple(fn(*shifted)))]
+    for k, (got, plus, minus) in enumerate(zip(analytic, moved(1.0), moved(-1.0))):
+        numeric = (plus - minus) / (2 * eps)
+        excess = xp.abs(got - numeric) - (atol + rtol * xp.abs(numeric))
+        if numeric.size and float(excess.max()) > 0:
+            worst = int(excess.argmax())
+            message = (f"gradcheck: forward mode (JVP) of output {k} (shape {tuple(got.shape)}) "
+                       f"disagrees at flat index {worst}: analytic {float(got.reshape(-1)[worst]):.8g}, "
+                       f"numeric {float(numeric.reshape(-1)[worst]):.8g} (atol={atol}, rtol={rtol})")
             if raise_exception:
                 raise GradcheckError(message)
             return False

@@ -11,6 +11,9 @@ class RecordingState:
     anomaly: bool = False       # tg.detect_anomaly() turns this on
     scope: str | None = None    # tg.scope("t=3") tags nodes recorded inside it
     inplace_edits: int = 0      # in-place edits so far; backward re-checks versions only if it moved
+    forward_ad = None           # the open tg.forward_ad.dual_level (tangents are pushed while set)
+    profiler = None             # the running tg.profile() (ops are timed while set)
+    deriving = None             # ("tangent" | "backward", entry) while a JVP / recorded VJP runs
 
 
 STATE = RecordingState()

@@ -80,9 +80,22 @@ class Tape:
                 args = f"{args}, {extra}"
             scope = f"   [{node.scope}]" if node.scope else ""
             name = f" -> {t.name}" if t.name else ""     # a lecture's name: i_t, h_t, ...
-            rows.append((f"{self.label(t)} = {node.name}({args}){name}{scope}", t))
+            derived = self._derived(node)
+            rows.append((f"{self.label(t)} = {node.name}({args}){name}{scope}{derived}", t))
         width = min(max((len(text) for text, _ in rows), default=0), 60)
         return [f"{text:<{width}}   {tuple(t.shape)} {t.dtype}" for text, t in rows]
+
+    def _derived(self, node) -> str:
+        """``  ; tangent of %3`` (an op of a JVP) or ``  ; backward of %3`` (an op a VJP
+        recorded under create_graph=True): which entry's derivative program it belongs to."""
+        derived = getattr(node, "derived_from", None)
+        if derived is None:
+            return ""
+        kind, source = derived
+        if not hasattr(self, "_by_node"):
+            self._by_node = {id(t._node): t for t in self.entries}
+        made = self._by_node.get(id(source))
+        return f"   ; {kind} of {self.label(made) if made is not None else source.name}"
 
     def __str__(self) -> str:
         return "\n".join(self.lines())

@@ -36,7 +36,7 @@ class Tensor:
     # the histories this tensor had before in-place ops rebased it (the engine routes a
     # gradient recorded at an older version to the history of that time)
     __slots__ = ("data", "grad", "requires_grad", "_node", "_version", "_base", "_retains_grad",
-                 "name", "_view_of", "_previous", "_hooks", "__weakref__")
+                 "name", "_view_of", "_previous", "_hooks", "_tangent", "__weakref__")
     __array_ufunc__ = None  # numpy defers to our reflected operators (np_array * tensor)
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype=None, device=None,
@@ -56,7 +56,7 @@ class Tensor:
         self._base = None
         self._retains_grad = False
         self.name = name
-        self._view_of = self._previous = self._hooks = None
+        self._view_of = self._previous = self._hooks = self._tangent = None
         if requires_grad:
             self.requires_grad_(True)
 
@@ -73,7 +73,7 @@ class Tensor:
         tensor._base = None
         tensor._retains_grad = False
         tensor.name = None
-        tensor._view_of = tensor._previous = tensor._hooks = None
+        tensor._view_of = tensor._previous = tensor._hooks = tensor._tangent = None
         return tensor
 
     # ---------------------------------------------------------------- facts
@@ -490,7 +490,9 @@ class Tensor:
         return _gather.ScatterAdd(dim, _raw(index)).apply(self, _as_tensor(self, src))
 
     def clone(self) -> "Tensor":
-        return self + 0 if self.requires_grad else Tensor._make(self.data.copy())
+        if self.requires_grad or self._tangent is not None:
+            return self + 0
+        return Tensor._make(self.data.copy())
 
     # ------------------------------------------------------------ in place
     # Without a gradient to record an in-place op just writes into ``data`` and bumps the
@@ -503,9 +505,12 @@ class Tensor:
         """``write()`` changes ``data`` when nothing needs recording; otherwise ``record(old)``
         is the recorded out-of-place op (``snapshot``: it saves ``old``'s values, so ``old``
         gets a copy of them)."""
-        if STATE.grad_enabled and (self.requires_grad or (
-                isinstance(value, Tensor) and value.requires_grad)):
-            if self._node is None and self.requires_grad:
+        if (STATE.grad_enabled and (self.requires_grad or (
+                isinstance(value, Tensor) and value.requires_grad))) or (
+                STATE.forward_ad is not None and (self._tangent is not None or (
+                    isinstance(value, Tensor) and value._tangent is not None))):
+            # (a tangent is carried through the out-of-place op too, even without grad mode)
+            if self._node is None and self.requires_grad and STATE.grad_enabled:
                 raise RuntimeError(
                     f"{op}: a leaf tensor that requires grad is being used in an in-place "
                     "operation (that would corrupt its gradient); do it under tg.no_grad() "
@@ -530,6 +535,7 @@ class Tensor:
         if not snapshot:
             old._base = self if self._base is None else self._base
         old._node, old.requires_grad, old._hooks = self._node, self.requires_grad, self._hooks
+        old._tangent = self._tangent
         result = record(old)
         if result.shape != self.shape:
             raise RuntimeError(f"{op}: the result has shape {tuple(result.shape)}, which does "
@@ -537,8 +543,10 @@ class Tensor:
         if result.data is not self.data:
             self.data[...] = result.data
         self._previous = (self._previous or ()) + ((self.version, old),)
-        self._node, self.requires_grad, self._hooks = result._node, True, None
+        self._node, self.requires_grad, self._hooks = result._node, result.requires_grad, None
         self._retains_grad = False
+        if result._tangent is not None:
+            STATE.forward_ad.attach(self, result._tangent)
 
     def _rebase_view(self, op: str, record, snapshot: bool) -> None:
         """An in-place op on a slice ``v = base[index]``, recorded as torch: the new values are
@@ -552,9 +560,12 @@ class Tensor:
                 "(see docs/differences.md)")
         old = Tensor._make(self.data.copy() if snapshot else self.data)
         old._node, old.requires_grad, old._hooks = self._node, self.requires_grad, self._hooks
+        old._tangent = self._tangent
         result = record(old)
         source[view_op.index] = result            # records setitem on the base (recursively)
         fresh = source[view_op.index]
+        if fresh._tangent is not None:
+            STATE.forward_ad.attach(self, fresh._tangent)
         self._previous = (self._previous or ()) + ((self.version, old),)
         self._node, self.requires_grad, self._hooks = fresh._node, fresh.requires_grad, None
         self._view_of = fresh._view_of

@@ -8,6 +8,7 @@ from typing import Iterator, NamedTuple
 
 from ..grad_mode import no_grad
 from ..tensor import Tensor
+from . import hooks
 from .parameter import Parameter
 
 
@@ -24,6 +25,8 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
+        for hooks in ("_forward_pre_hooks", "_forward_hooks", "_backward_hooks"):
+            object.__setattr__(self, hooks, OrderedDict())
 
     # ------------------------------------------------------------ registry
     def __setattr__(self, name: str, value) -> None:
@@ -216,7 +219,26 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
     def __call__(self, *args, **kwargs):
+        if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks:
+            return hooks.call(self, args, kwargs)
         return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------- hooks (nn/hooks.py)
+    def register_forward_pre_hook(self, hook):
+        """``hook(module, args)`` runs before forward; a non-None result replaces args.
+        Returns a handle: ``handle.remove()``."""
+        return hooks.add_hook(self._forward_pre_hooks, hook)
+
+    def register_forward_hook(self, hook):
+        """``hook(module, args, output)`` runs after forward; a non-None result replaces the
+        output. Returns a handle: ``handle.remove()``."""
+        return hooks.add_hook(self._forward_hooks, hook)
+
+    def register_full_backward_hook(self, hook):
+        """``hook(module, grad_input, grad_output)`` runs when the gradients of the module's
+        tensor inputs are computed (tuples, None where a tensor has none); a non-None result
+        replaces grad_input. Returns a handle: ``handle.remove()``."""
+        return hooks.add_hook(self._backward_hooks, hook)
 
     def extra_repr(self) -> str:
         return ""

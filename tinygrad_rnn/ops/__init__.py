@@ -33,3 +33,27 @@ def unbroadcast(grad: Tensor, like) -> Tensor:
         leading + i for i, size in enumerate(shape) if size == 1 and grad.shape[leading + i] != 1)
     summed = grad.sum(axis=axes, keepdims=True) if axes else grad
     return summed.reshape(shape) if summed.shape != shape else summed
+
+
+# Forward mode: a missing tangent (None) stands for zero, so a JVP skips its terms.
+
+def tangent_sum(*terms):
+    """The sum of the tangent terms that exist; None if none does."""
+    total = None
+    for term in terms:
+        if term is not None:
+            total = term if total is None else total + term
+    return total
+
+
+def times(tangent, factor):
+    """``tangent * factor``, or None for a missing tangent."""
+    return None if tangent is None else tangent * factor
+
+
+def zeros_for(tangent, like):
+    """``tangent``, or zeros shaped like ``like`` where it is missing (ops that must place
+    every input's tangent: concat, stack, scatter_add)."""
+    if tangent is not None:
+        return tangent
+    return constant(xp_of(like.data).zeros(like.shape, dtype=like.dtype))

@@ -1,4 +1,5 @@
 """Elementwise ops. Notation: y = op(a, b), gy = dL/dy; each VJP returns dL/da, dL/db.
+Each JVP gets the tangents ta, tb (None: zero) and returns ty = (dy/da) ta + (dy/db) tb.
 
 Binary ops broadcast as NumPy; ``unbroadcast`` sums each gradient back to its
 input's shape. An input that is a Python number gets no gradient.
@@ -8,7 +9,7 @@ from __future__ import annotations
 import math
 
 from ..function import Function, needs_grad
-from . import constant, unbroadcast, xp_of
+from . import constant, tangent_sum, times, unbroadcast, xp_of
 
 
 class Add(Function):
@@ -24,6 +25,10 @@ class Add(Function):
         return (unbroadcast(gy, a) if needs_grad(a) else None,
                 unbroadcast(gy, b) if needs_grad(b) else None)
 
+    def jvp(self, tangents, y):
+        """ty = ta + tb."""
+        return tangent_sum(*tangents)
+
 
 class Sub(Function):
     """y = a - b.   ga = gy,  gb = -gy."""
@@ -37,6 +42,11 @@ class Sub(Function):
         a, b = self.inputs
         return (unbroadcast(gy, a) if needs_grad(a) else None,
                 unbroadcast(-gy, b) if needs_grad(b) else None)
+
+    def jvp(self, tangents, y):
+        """ty = ta - tb."""
+        ta, tb = tangents
+        return tangent_sum(ta, times(tb, -1.0))
 
 
 class Mul(Function):
@@ -52,6 +62,11 @@ class Mul(Function):
         return (unbroadcast(gy * b, a) if needs_grad(a) else None,
                 unbroadcast(gy * a, b) if needs_grad(b) else None)
 
+    def jvp(self, tangents, y):
+        """ty = ta * b + a * tb."""
+        (a, b), (ta, tb) = self.inputs, tangents
+        return tangent_sum(times(ta, b), times(tb, a))
+
 
 class Div(Function):
     """y = a / b.   ga = gy / b,  gb = -gy * a / b^2."""
@@ -66,6 +81,11 @@ class Div(Function):
         return (unbroadcast(gy / b, a) if needs_grad(a) else None,
                 unbroadcast(-gy * a / (b * b), b) if needs_grad(b) else None)
 
+    def jvp(self, tangents, y):
+        """ty = (ta - tb * y) / b."""
+        (a, b), (ta, tb) = self.inputs, tangents
+        return tangent_sum(ta, times(tb, -y)) / b
+
 
 class Pow(Function):
     """y = a ** b.   ga = gy * b * a^(b-1) (0 where a = b = 0),  gb = gy * y * ln(a) (0 where
@@ -78,17 +98,30 @@ class Pow(Function):
 
     def backward(self, gy, y):
         a, b = self.inputs
-        grad_a = grad_b = None
-        if needs_grad(a):
+        da, db = self.partials(y, needs_grad(a), needs_grad(b))
+        return (None if da is None else unbroadcast(gy * da, a),
+                None if db is None else unbroadcast(gy * db, b))
+
+    def jvp(self, tangents, y):
+        """ty = ta * b * a^(b-1) + tb * y * ln(a)  (the same partials as the VJP)."""
+        ta, tb = tangents
+        da, db = self.partials(y, ta is not None, tb is not None)
+        return tangent_sum(times(ta, da), times(tb, db))
+
+    def partials(self, y, of_a: bool, of_b: bool):
+        """dy/da = b * a^(b-1) and dy/db = y * ln(a), with torch's values at a = 0."""
+        a, b = self.inputs
+        da = db = None
+        if of_a:
             if _is_number(b):
-                grad_a = gy * b * a ** (b - 1) if b != 0 else a * 0
+                da = b * a ** (b - 1) if b != 0 else a * 0
             else:       # at a = b = 0: exponent 1 in a^(b-1), times b = 0 -> 0, not 0 * inf
                 zero = _mask((a.data == 0) & (b.data == 0), b)
                 safe_b = Where(zero).apply(1.0, b) if zero.any() else b
-                grad_a = unbroadcast(gy * b * a ** (safe_b - 1), a)
-        if needs_grad(b):
-            grad_b = unbroadcast(gy * y * _log_of_base(a, b), b)
-        return grad_a, grad_b
+                da = b * a ** (safe_b - 1)
+        if of_b:
+            db = y * _log_of_base(a, b)
+        return da, db
 
 
 def _is_number(value) -> bool:
@@ -135,6 +168,10 @@ class Neg(Function):
     def backward(self, gy, y):
         return (-gy,)
 
+    def jvp(self, tangents, y):
+        """ty = -tx."""
+        return -tangents[0]
+
 
 class Exp(Function):
     """y = e^x.   gx = gy * y."""
@@ -146,6 +183,10 @@ class Exp(Function):
 
     def backward(self, gy, y):
         return (gy * y,)
+
+    def jvp(self, tangents, y):
+        """ty = tx * y."""
+        return tangents[0] * y
 
 
 class Log(Function):
@@ -159,6 +200,10 @@ class Log(Function):
     def backward(self, gy, y):
         return (gy / self.inputs[0],)
 
+    def jvp(self, tangents, y):
+        """ty = tx / x."""
+        return tangents[0] / self.inputs[0]
+
 
 class Sqrt(Function):
     """y = sqrt(x).   gx = gy / (2 y)."""
@@ -170,6 +215,10 @@ class Sqrt(Function):
 
     def backward(self, gy, y):
         return (gy / (y * 2),)
+
+    def jvp(self, tangents, y):
+        """ty = tx / (2 y)."""
+        return tangents[0] / (y * 2)
 
 
 class Tanh(Function):
@@ -183,6 +232,10 @@ class Tanh(Function):
     def backward(self, gy, y):
         return (gy * (1 - y * y),)
 
+    def jvp(self, tangents, y):
+        """ty = tx * (1 - y^2)."""
+        return tangents[0] * (1 - y * y)
+
 
 class Sigmoid(Function):
     """y = sigma(x) = 1 / (1 + e^-x).   gx = gy * y * (1 - y)."""
@@ -195,6 +248,10 @@ class Sigmoid(Function):
     def backward(self, gy, y):
         return (gy * y * (1 - y),)
 
+    def jvp(self, tangents, y):
+        """ty = tx * y * (1 - y)."""
+        return tangents[0] * y * (1 - y)
+
 
 class Relu(Function):
     """y = max(x, 0).   gx = gy * [x > 0]."""
@@ -205,6 +262,10 @@ class Relu(Function):
 
     def backward(self, gy, y):
         return (gy * constant(self.inputs[0].data > 0),)
+
+    def jvp(self, tangents, y):
+        """ty = tx * [x > 0]."""
+        return tangents[0] * constant(self.inputs[0].data > 0)
 
 
 class Softplus(Function):
@@ -218,6 +279,10 @@ class Softplus(Function):
     def backward(self, gy, y):
         return (gy * self.inputs[0].sigmoid(),)
 
+    def jvp(self, tangents, y):
+        """ty = tx * sigmoid(x)."""
+        return tangents[0] * self.inputs[0].sigmoid()
+
 
 class Abs(Function):
     """y = |x|.   gx = gy * sign(x)."""
@@ -229,6 +294,11 @@ class Abs(Function):
     def backward(self, gy, y):
         x = self.inputs[0].data
         return (gy * constant(xp_of(x).sign(x)),)
+
+    def jvp(self, tangents, y):
+        """ty = tx * sign(x)."""
+        x = self.inputs[0].data
+        return tangents[0] * constant(xp_of(x).sign(x))
 
 
 class Sin(Function):
@@ -242,6 +312,10 @@ class Sin(Function):
     def backward(self, gy, y):
         return (gy * self.inputs[0].cos(),)
 
+    def jvp(self, tangents, y):
+        """ty = tx * cos(x)."""
+        return tangents[0] * self.inputs[0].cos()
+
 
 class Cos(Function):
     """y = cos x.   gx = -gy * sin x."""
@@ -253,6 +327,10 @@ class Cos(Function):
 
     def backward(self, gy, y):
         return (-gy * self.inputs[0].sin(),)
+
+    def jvp(self, tangents, y):
+        """ty = -tx * sin(x)."""
+        return -tangents[0] * self.inputs[0].sin()
 
 
 class Maximum(Function):
@@ -269,6 +347,12 @@ class Maximum(Function):
         return (unbroadcast(gy * share_a, a) if needs_grad(a) else None,
                 unbroadcast(gy * (1 - share_a), b) if needs_grad(b) else None)
 
+    def jvp(self, tangents, y):
+        """ty = ta * [a > b] + tb * [b > a]  (ties: half of each)."""
+        (a, b), (ta, tb) = self.inputs, tangents
+        share_a = constant(((a.data > b.data) + 0.5 * (a.data == b.data)).astype(y.dtype))
+        return tangent_sum(times(ta, share_a), times(tb, 1 - share_a))
+
 
 class Minimum(Function):
     """y = min(a, b) elementwise.   ga = gy * [a < b],  gb = gy * [a > b]  (ties split evenly)."""
@@ -282,6 +366,12 @@ class Minimum(Function):
         share_a = constant(((a.data < b.data) + 0.5 * (a.data == b.data)).astype(gy.dtype))
         return (unbroadcast(gy * share_a, a) if needs_grad(a) else None,
                 unbroadcast(gy * (1 - share_a), b) if needs_grad(b) else None)
+
+    def jvp(self, tangents, y):
+        """ty = ta * [a < b] + tb * [b < a]  (ties: half of each)."""
+        (a, b), (ta, tb) = self.inputs, tangents
+        share_a = constant(((a.data < b.data) + 0.5 * (a.data == b.data)).astype(y.dtype))
+        return tangent_sum(times(ta, share_a), times(tb, 1 - share_a))
 
 
 class Clamp(Function):
@@ -309,6 +399,10 @@ class Clamp(Function):
             inside &= x <= self.high
         return (gy * constant(inside),)
 
+    def jvp(self, tangents, y):
+        """ty = tx * [low <= x <= high]  (a diagonal Jacobian: the VJP's formula)."""
+        return self.backward(tangents[0], y)[0]
+
 
 class Where(Function):
     """y = a where condition else b.   ga = gy where condition else 0;  gb = the rest."""
@@ -327,6 +421,11 @@ class Where(Function):
         return (unbroadcast(Where(self.condition).apply(gy, zero), a) if needs_grad(a) else None,
                 unbroadcast(Where(self.condition).apply(zero, gy), b) if needs_grad(b) else None)
 
+    def jvp(self, tangents, y):
+        """ty = where(c, ta, tb)."""
+        ta, tb = tangents
+        return Where(self.condition).apply(0.0 if ta is None else ta, 0.0 if tb is None else tb)
+
 
 class Log1p(Function):
     """y = ln(1 + x), accurate for small x.   gx = gy / (1 + x)."""
@@ -338,6 +437,10 @@ class Log1p(Function):
 
     def backward(self, gy, y):
         return (gy / (self.inputs[0] + 1),)
+
+    def jvp(self, tangents, y):
+        """ty = tx / (1 + x)."""
+        return tangents[0] / (self.inputs[0] + 1)
 
 
 class Expm1(Function):
@@ -351,6 +454,10 @@ class Expm1(Function):
     def backward(self, gy, y):
         return (gy * (y + 1),)
 
+    def jvp(self, tangents, y):
+        """ty = tx * (y + 1)."""
+        return tangents[0] * (y + 1)
+
 
 class Sign(Function):
     """y = sign(x) in {-1, 0, 1}.   gx = 0 (flat everywhere it is differentiable, as torch)."""
@@ -361,6 +468,10 @@ class Sign(Function):
 
     def backward(self, gy, y):
         return (gy * 0,)
+
+    def jvp(self, tangents, y):
+        """ty = 0."""
+        return tangents[0] * 0
 
 
 class Erf(Function):
@@ -374,3 +485,7 @@ class Erf(Function):
     def backward(self, gy, y):
         x = self.inputs[0]
         return (gy * (-(x * x)).exp() * (2 / math.sqrt(math.pi)),)
+
+    def jvp(self, tangents, y):
+        """ty = tx * 2/sqrt(pi) * exp(-x^2)  (a diagonal Jacobian: the VJP's formula)."""
+        return self.backward(tangents[0], y)[0]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..backends import backend_for
 from ..errors import OpError
 from ..function import Function, needs_grad
-from . import constant, xp_of
+from . import constant, xp_of, zeros_for
 
 
 def _positions(index, dim: int) -> tuple:
@@ -59,6 +59,10 @@ class Gather(Function):
         zeros = constant(xp_of(gy.data).zeros(x.shape, dtype=gy.dtype))
         return (ScatterAdd(self.dim, self.index).apply(zeros, gy),)
 
+    def jvp(self, tangents, y):
+        """ty = gather(tx, dim, index)."""
+        return Gather(self.dim, self.index).apply(tangents[0])
+
 
 class ScatterAdd(Function):
     """y = x with src[i][j] added at y[i][index[i][j]] (dim = 1); repeated positions add up.
@@ -92,3 +96,10 @@ class ScatterAdd(Function):
                 region = tuple(slice(0, n) for n in self.index.shape)
                 grad_src = IndexAdd(region, src.shape).apply(grad_src)
         return (gy if needs_grad(x) else None, grad_src)
+
+    def jvp(self, tangents, y):
+        """ty = scatter_add(tx, dim, index, tsrc) (linear in x and src)."""
+        (x, src), (tx, tsrc) = self.inputs, tangents
+        if tsrc is None:
+            return tx
+        return ScatterAdd(self.dim, self.index).apply(zeros_for(tx, x), tsrc)

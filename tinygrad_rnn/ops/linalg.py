@@ -7,7 +7,7 @@ from ..accumulate import ProductGrad
 from ..errors import OpError
 from ..function import Function, needs_grad
 from ..state import STATE
-from . import unbroadcast
+from . import tangent_sum, unbroadcast
 
 
 class MatMul(Function):
@@ -55,3 +55,9 @@ class MatMul(Function):
             else:
                 grad_b = unbroadcast(a2.mT @ g2, b2).reshape(b.shape)
         return grad_a, grad_b
+
+    def jvp(self, tangents, y):
+        """tY = tA @ B + A @ tB."""
+        (a, b), (ta, tb) = self.inputs, tangents
+        return tangent_sum(None if ta is None else MatMul().apply(ta, b),
+                           None if tb is None else MatMul().apply(a, tb))

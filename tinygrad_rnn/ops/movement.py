@@ -25,6 +25,10 @@ class ToDevice(Function):
     def backward(self, gy, y):
         return (gy.to(self.inputs[0].device),)
 
+    def jvp(self, tangents, y):
+        """ty = tx copied to ``device``."""
+        return ToDevice(self.device).apply(tangents[0])
+
 
 class Cast(Function):
     """y = x in another dtype.   gx = gy cast back to x's dtype."""
@@ -43,3 +47,7 @@ class Cast(Function):
     def backward(self, gy, y):
         x = self.inputs[0]
         return (gy.to(str(x.dtype)) if x.dtype.kind in "fc" else None,)
+
+    def jvp(self, tangents, y):
+        """ty = tx cast to ``dtype`` (the output has no tangent if it is not floating point)."""
+        return Cast(self.dtype).apply(tangents[0])

@@ -24,6 +24,10 @@ class Flip(Function):
     def backward(self, gy, y):
         return (Flip(self.dims).apply(gy),)
 
+    def jvp(self, tangents, y):
+        """ty = flip(tx, dims)."""
+        return Flip(self.dims).apply(tangents[0])
+
 
 class Roll(Function):
     """y = x shifted cyclically by ``shifts`` along ``dims`` (all axes flattened when dims is
@@ -44,6 +48,10 @@ class Roll(Function):
         back = tuple(-s for s in self.shifts) if isinstance(self.shifts, tuple) else -self.shifts
         return (Roll(back, self.dims).apply(gy),)
 
+    def jvp(self, tangents, y):
+        """ty = roll(tx, shifts, dims)."""
+        return Roll(self.shifts, self.dims).apply(tangents[0])
+
 
 class Cumsum(Function):
     """y_i = sum_{j <= i} x_j along ``dim``.   gx_j = sum_{i >= j} gy_i = flip(cumsum(flip(gy)))."""
@@ -61,3 +69,7 @@ class Cumsum(Function):
 
     def backward(self, gy, y):
         return (Flip((self.dim,)).apply(Cumsum(self.dim).apply(Flip((self.dim,)).apply(gy))),)
+
+    def jvp(self, tangents, y):
+        """ty = cumsum(tx)."""
+        return Cumsum(self.dim).apply(tangents[0])

@@ -56,6 +56,10 @@ class Sum(Function):
     def backward(self, gy, y):
         return (expand_reduced(gy, self.inputs[0].shape, self.axis, self.keepdims),)
 
+    def jvp(self, tangents, y):
+        """ty = sum over ``axis`` of tx."""
+        return Sum(self.axis, self.keepdims).apply(tangents[0])
+
 
 class Max(Function):
     """y = max over ``axis`` of x.   gx = gy at the maxima (shared evenly between ties), else 0."""
@@ -74,11 +78,19 @@ class Max(Function):
         return getattr(x, self.reduction)(axis=self.axis, keepdims=self.keepdims)
 
     def backward(self, gy, y):
+        return (expand_reduced(gy, self.inputs[0].shape, self.axis, self.keepdims)
+                * self.shares(y),)
+
+    def shares(self, y):
+        """[x == y] / #ties: each extremum's share of the result (a constant)."""
         x = self.inputs[0].data
         kept = y.data if self.keepdims else xp_of(x).expand_dims(y.data, _axes(self.axis, x.ndim))
-        hits = (x == kept).astype(gy.dtype)
-        share = constant(hits / hits.sum(axis=self.axis, keepdims=True))
-        return (expand_reduced(gy, x.shape, self.axis, self.keepdims) * share,)
+        hits = (x == kept).astype(y.dtype)
+        return constant(hits / hits.sum(axis=self.axis, keepdims=True))
+
+    def jvp(self, tangents, y):
+        """ty = sum over ``axis`` of tx * [x == y] / #ties  (the VJP's shares, transposed)."""
+        return Sum(self.axis, self.keepdims).apply(tangents[0] * self.shares(y))
 
 
 class Min(Max):
@@ -169,11 +181,18 @@ class Prod(Function):
 
     def backward(self, gy, y):
         x = self.inputs[0]
+        return (expand_reduced(gy, x.shape, self.axis, self.keepdims) * self.others(),)
+
+    def others(self):
+        """prod_{j != i} x_j for every i (over ``axis``)."""
+        x = self.inputs[0]
         if self.axis is None:
-            others = _product_of_others(x.reshape(-1), 0).reshape(x.shape)
-        else:
-            others = _product_of_others(x, self.axis)
-        return (expand_reduced(gy, x.shape, self.axis, self.keepdims) * others,)
+            return _product_of_others(x.reshape(-1), 0).reshape(x.shape)
+        return _product_of_others(x, self.axis)
+
+    def jvp(self, tangents, y):
+        """ty = sum over ``axis`` of tx_i * prod_{j != i} x_j."""
+        return Sum(self.axis, self.keepdims).apply(tangents[0] * self.others())
 
 
 def _product_of_others(x, axis: int):
@@ -203,8 +222,16 @@ class Norm(Function):
         return xp_of(x).sqrt((x * x).sum(axis=self.axis, keepdims=self.keepdims))
 
     def backward(self, gy, y):
-        from .elementwise import Where
         x = self.inputs[0]
-        zero = xp_of(y.data).asarray(y.data == 0)
-        safe = Where(zero).apply(1.0, y) if zero.any() else y
-        return (expand_reduced(gy / safe, x.shape, self.axis, self.keepdims) * x,)
+        return (expand_reduced(gy / _nonzero(y), x.shape, self.axis, self.keepdims) * x,)
+
+    def jvp(self, tangents, y):
+        """ty = sum over ``axis`` of (x * tx) / y  (0 where y = 0)."""
+        return Sum(self.axis, self.keepdims).apply(self.inputs[0] * tangents[0]) / _nonzero(y)
+
+
+def _nonzero(y):
+    """y with its zeros replaced by 1 (the norm's zero vector gets gradient 0)."""
+    from .elementwise import Where
+    zero = xp_of(y.data).asarray(y.data == 0)
+    return Where(zero).apply(1.0, y) if zero.any() else y

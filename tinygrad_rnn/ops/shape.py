@@ -8,7 +8,7 @@ from ..backends import backend_for
 from ..errors import OpError
 from ..function import Function, needs_grad
 from ..state import STATE
-from . import unbroadcast, xp_of
+from . import constant, unbroadcast, xp_of, zeros_for
 
 
 class Reshape(Function):
@@ -28,6 +28,10 @@ class Reshape(Function):
 
     def backward(self, gy, y):
         return (gy.reshape(self.inputs[0].shape),)
+
+    def jvp(self, tangents, y):
+        """ty = reshape(tx, shape)."""
+        return Reshape(self.shape).apply(tangents[0])
 
 
 class Permute(Function):
@@ -55,6 +59,10 @@ class Permute(Function):
             inverse[d % ndim] = position
         return (Permute(tuple(inverse)).apply(gy),)
 
+    def jvp(self, tangents, y):
+        """ty = permute(tx, dims)."""
+        return Permute(self.dims).apply(tangents[0])
+
 
 class BroadcastTo(Function):
     """y = x repeated along new or size-1 axes to ``shape``.   gx = gy summed over the copies."""
@@ -73,6 +81,10 @@ class BroadcastTo(Function):
 
     def backward(self, gy, y):
         return (unbroadcast(gy, self.inputs[0]),)
+
+    def jvp(self, tangents, y):
+        """ty = broadcast(tx, shape)."""
+        return BroadcastTo(self.shape).apply(tangents[0])
 
 
 def normalize_index(index):
@@ -145,6 +157,10 @@ class GetItem(Function):
             return (SliceGrad(self.index, self.inputs[0].shape, gy),)
         return (IndexAdd(self.index, self.inputs[0].shape).apply(gy),)
 
+    def jvp(self, tangents, y):
+        """ty = tx[index]."""
+        return GetItem(self.index).apply(tangents[0])
+
 
 class IndexAdd(Function):
     """y = zeros(shape) with g added at ``index``: the adjoint of x[index].   gg = gy[index]."""
@@ -168,6 +184,10 @@ class IndexAdd(Function):
 
     def backward(self, gy, y):
         return (GetItem(self.index).apply(gy),)
+
+    def jvp(self, tangents, y):
+        """ty = zeros(shape) with tg added at index (the op is linear)."""
+        return IndexAdd(self.index, self.shape).apply(tangents[0])
 
 
 class SetItem(Function):
@@ -208,6 +228,13 @@ class SetItem(Function):
                 picked = picked.reshape((1,) * (value.ndim - picked.ndim) + tuple(picked.shape))
             grad_value = unbroadcast(picked, value)
         return grad_x, grad_value
+
+    def jvp(self, tangents, y):
+        """ty = tx with tv written at ``index`` (linear in x and v)."""
+        (x, value), (tx, tv) = self.inputs, tangents
+        if tx is None:
+            tx = constant(xp_of(y.data).zeros(y.shape, dtype=y.dtype))
+        return SetItem(self.index).apply(tx, 0.0 if tv is None else tv)
 
 
 def _show_index(index) -> str:
@@ -251,6 +278,10 @@ class Concat(Function):
             offset += size
         return tuple(grads)
 
+    def jvp(self, tangents, y):
+        """ty = concat(t_1, ..., t_k) along ``axis`` (zeros for a missing t_k)."""
+        return Concat(self.axis).apply(*(zeros_for(t, x) for t, x in zip(tangents, self.inputs)))
+
 
 class Stack(Function):
     """y = the inputs stacked along a new ``axis``.   g_k = gy[..., k, ...]."""
@@ -274,6 +305,10 @@ class Stack(Function):
         return tuple(gy[(slice(None),) * axis + (k,)] if needs_grad(x) else None
                      for k, x in enumerate(self.inputs))
 
+    def jvp(self, tangents, y):
+        """ty = stack(t_1, ..., t_k) along ``axis`` (zeros for a missing t_k)."""
+        return Stack(self.axis).apply(*(zeros_for(t, x) for t, x in zip(tangents, self.inputs)))
+
 
 class Pad(Function):
     """y = x with ``value`` added around it (``widths`` = (before, after) per axis).
@@ -296,6 +331,10 @@ class Pad(Function):
         index = tuple(slice(before, size - after)
                       for (before, after), size in zip(self.widths, gy.shape))
         return (gy[index],)
+
+    def jvp(self, tangents, y):
+        """ty = tx padded with zeros (the padding value is a constant)."""
+        return Pad(self.widths, 0.0).apply(tangents[0])
 
 
 def _same_rank(op: str, arrays) -> None:

@@ -24,6 +24,11 @@ class Softmax(Function):
     def backward(self, gy, y):
         return (y * (gy - (gy * y).sum(axis=self.axis, keepdims=True)),)
 
+    def jvp(self, tangents, y):
+        """ty = y * (tx - sum_j tx_j y_j)  (the Jacobian diag(y) - y y^T is symmetric)."""
+        t = tangents[0]
+        return y * (t - (t * y).sum(axis=self.axis, keepdims=True))
+
 
 class LogSoftmax(Function):
     """y_i = x_i - m - log sum_j e^{x_j - m}.   gx = gy - e^y * sum_j gy_j."""
@@ -43,3 +48,8 @@ class LogSoftmax(Function):
 
     def backward(self, gy, y):
         return (gy - y.exp() * gy.sum(axis=self.axis, keepdims=True),)
+
+    def jvp(self, tangents, y):
+        """ty = tx - sum_j e^{y_j} tx_j."""
+        t = tangents[0]
+        return t - (y.exp() * t).sum(axis=self.axis, keepdims=True)

@@ -1,0 +1,92 @@
+"""tg.profile: per-op calls, forward/backward time, saved and output bytes, by name and scope."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tg
+from tinygrad_rnn.state import STATE
+
+
+def _run(steps: int = 3):
+    x = tg.tensor(np.ones((4, 5)), dtype="float64", requires_grad=True)
+    w = tg.tensor(np.full((4, 5), 0.5), dtype="float64", requires_grad=True)
+    h = x
+    for t in range(steps):
+        with tg.scope(f"t={t}"):
+            h = (h * w).tanh()
+    loss = h.sum()
+    loss.backward()
+    return x, w
+
+
+def test_counts_bytes_and_times_by_name():
+    with tg.profile() as prof:
+        _run()
+    rows = {r.key: r for r in prof.key_averages()}
+    # mul and tanh run once per step; the mul/sub ops inside tanh's VJP are backward time
+    assert rows["mul"].calls == 3 and rows["tanh"].calls == 3 and rows["sum"].calls == 1
+    assert rows["mul"].backward_calls == 3 and rows["tanh"].backward_calls == 3
+    assert all(r.forward_time > 0 and r.backward_time > 0 for r in rows.values())
+    one = 4 * 5 * 8                                     # one (4, 5) float64 tensor
+    assert rows["mul"].output_bytes == 3 * one and rows["sum"].output_bytes == 8
+    # saved for backward, each tensor once: mul saves h and w (w only the first time, and h
+    # is tanh's output, which tanh saved already from step 2 on); tanh saves its output
+    assert rows["mul"].saved_bytes == 2 * one
+    assert rows["tanh"].saved_bytes == 3 * one
+    assert rows["sum"].saved_bytes == 0
+
+
+def test_grouped_by_scope_and_memory_by_step():
+    with tg.profile() as prof:
+        _run(steps=4)
+    memory = prof.memory_by_step()
+    one = 4 * 5 * 8
+    assert list(memory) == ["t=0", "t=1", "t=2", "t=3", "(no scope)"]
+    assert memory["t=0"] == 3 * one and memory["t=1"] == memory["t=3"] == one
+    steps = {r.key: r for r in prof.key_averages(group_by="scope")}
+    assert steps["t=2"].calls == 2 and steps["t=2"].backward_calls == 2
+
+
+def test_table_like_torch():
+    with tg.profile() as prof:
+        _run()
+    text = prof.table(sort_by="calls", row_limit=2)
+    lines = text.splitlines()
+    assert lines[0].split()[:5] == ["Name", "Calls", "Forward", "Backward", "Total"]
+    assert lines[2].split()[:2] in (["mul", "3"], ["tanh", "3"]) and len(lines) == 6
+    assert "Total time" in lines[-1]
+    assert prof.table(sort_by="cpu_time_total") == prof.table(sort_by="total_time")
+    assert prof.table(group_by="scope").splitlines()[0].startswith("Scope")
+    with pytest.raises(ValueError, match="sort_by must be one of"):
+        prof.table(sort_by="speed")
+
+
+def test_nothing_recorded_outside_and_no_nesting():
+    _run()
+    assert STATE.profiler is None
+    with tg.profile() as prof:
+        with pytest.raises(RuntimeError, match="already running"):
+            with tg.profile():
+                pass
+        with tg.no_grad():
+            (tg.ones(3) * 2).sum()
+    assert STATE.profiler is None
+    rows = {r.key: r for r in prof.key_averages()}
+    assert rows["mul"].calls == 1 and rows["mul"].saved_bytes == 0    # not recorded: nothing saved
+
+
+def test_char_lm_profile_script():
+    """bench/profile_charlm.py's training step: the LSTM steps and the matmuls are there, and
+    memory_by_step has one entry per time step."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "bench" / "profile_charlm.py"
+    spec = importlib.util.spec_from_file_location("profile_charlm", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    for fused in (True, False):
+        prof = script.profile_step(vocab=7, hidden=4, batch=2, seq_len=5, fused=fused)
+        names = {r.key for r in prof.key_averages()}
+        assert "matmul" in names and "log_softmax" in names
+        assert [k for k in prof.memory_by_step() if k.startswith("t=")] == [f"t={t}" for t in range(5)]
