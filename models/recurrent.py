@@ -308,9 +308,10 @@ class GRU(RecurrentLayer):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 fused: bool = True, device=None, dtype=None, reset_after: bool = True):
+                 fused: bool = True, device=None, dtype=None, reset_after: bool = True, *,
+                 checkpoint_every: int | None = None):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, fused, device, dtype)
+                         bidirectional, fused, device, dtype, checkpoint_every=checkpoint_every)
         self.reset_after = reset_after
 
     def _input_bias(self, b_ih, b_hh):

@@ -153,7 +153,7 @@ def add(total, g):
     ProductGrad or a Sum."""
     if total is None:
         return g
-    if STATE.grad_enabled:                        # create_graph: differentiable tensor ops
+    if not lazy_sums():                           # differentiable tensor ops
         return finish(total) + finish(g)
     if isinstance(total, ProductGrad):
         total = Sum(products=total)
@@ -175,11 +175,18 @@ def finish(total):
     if isinstance(total, ProductGrad):
         return Tensor._make(total.dense())
     if isinstance(total, SliceGrad):
-        if STATE.grad_enabled:
+        if not lazy_sums():
             from .ops.shape import IndexAdd
             return IndexAdd(total.index, total.shape).apply(total.values)
         return Tensor._make(total.dense())
     return total
+
+
+def lazy_sums() -> bool:
+    """Whether gradients may be summed on arrays: not under create_graph (the sums must be
+    differentiable) nor inside a forward-mode dual level (the gradients may carry tangents,
+    forward-over-reverse, which array sums would drop)."""
+    return not STATE.grad_enabled and STATE.forward_ad is None
 
 
 def owned(total) -> bool:

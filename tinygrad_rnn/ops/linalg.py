@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import math
 
-from ..accumulate import ProductGrad
+from ..accumulate import ProductGrad, lazy_sums
 from ..errors import OpError
 from ..function import Function, needs_grad
-from ..state import STATE
 from . import tangent_sum, unbroadcast
 
 
@@ -44,7 +43,7 @@ class MatMul(Function):
         if needs_grad(a):
             grad_a = unbroadcast(g2 @ b2.mT, a2).reshape(a.shape)
         if needs_grad(b):
-            if a.ndim == 2 and b.ndim == 2 and not STATE.grad_enabled:
+            if a.ndim == 2 and b.ndim == 2 and lazy_sums():
                 grad_b = ProductGrad(a.data, gy.data)
             elif b2.ndim == 2 and a2.ndim > 2:
                 # a batch of rows times one matrix (Linear on a sequence): one

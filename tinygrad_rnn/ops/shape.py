@@ -3,11 +3,10 @@ back (reshape back, permute back, scatter back into place, slice back out).
 """
 from __future__ import annotations
 
-from ..accumulate import SliceGrad
+from ..accumulate import SliceGrad, lazy_sums
 from ..backends import backend_for
 from ..errors import OpError
 from ..function import Function, needs_grad
-from ..state import STATE
 from . import constant, unbroadcast, xp_of, zeros_for
 
 
@@ -153,7 +152,7 @@ class GetItem(Function):
         return out
 
     def backward(self, gy, y):
-        if not STATE.grad_enabled and _is_basic(self.index):
+        if lazy_sums() and _is_basic(self.index):
             return (SliceGrad(self.index, self.inputs[0].shape, gy),)
         return (IndexAdd(self.index, self.inputs[0].shape).apply(gy),)
 
