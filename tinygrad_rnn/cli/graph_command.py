@@ -24,6 +24,8 @@ def register(subcommands, common) -> None:
     p.add_argument("--verbose", action="store_true", help="show each op's VJP formula")
     p.add_argument("--fused", action="store_true", help="fused cells: one node per time step")
     p.add_argument("--frames", action="store_true", help="also write the backward step-through")
+    p.add_argument("--html", metavar="FILE", help="also write the interactive viewer (one offline "
+                   "HTML page: step through backward, click tensors); must not exist yet")
     p.add_argument("--format", default="svg", choices=("svg", "png", "pdf"))
     p.add_argument("--max-nodes", type=int, default=5000)
     p.set_defaults(run=run)
@@ -68,6 +70,8 @@ def run(args) -> int:
     out_dir = make_out_dir(args.out)
     if not 1 <= args.steps <= 200:
         raise ValueError(f"--steps must be between 1 and 200, got {args.steps}")
+    if args.html is not None:
+        _check_html_path(args.html)
     loss = _loss_of_checkpoint(args, device) if args.checkpoint else _loss_of_fresh_layer(args)
     if args.gradients:
         loss.backward(retain_graph=True)
@@ -77,8 +81,22 @@ def run(args) -> int:
                          verbose=args.verbose, max_nodes=args.max_nodes, detail=args.detail)
         path = viz.render(graph, os.path.join(out_dir, f"graph_{view}.{args.format}"))
         print(f"{view} graph: {path}")
+    if args.html is not None:
+        page = viz.html(loss, args.html, max_nodes=args.max_nodes)
+        print(f"interactive viewer: {args.html} ({len(page) / 1e6:.2f} MB)")
     if args.frames:
         frames_dir = os.path.join(out_dir, "frames")
         written = viz.write_frames(loss, frames_dir, format=args.format)
         print(f"backward step-through: {len(written)} frames in {frames_dir}")
     return 0
+
+
+def _check_html_path(path: str) -> None:
+    """Before any work: a new .html file in an existing folder (nothing is replaced unasked)."""
+    if not path.lower().endswith((".html", ".htm")):
+        raise ValueError(f"--html {path!r}: name the file .html")
+    if os.path.exists(path):
+        raise ValueError(f"--html {path!r} exists; remove it or pick another name")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"--html {path!r}: the folder {folder!r} does not exist")
