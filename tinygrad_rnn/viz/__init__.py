@@ -28,7 +28,7 @@ recomputed by a private backward (``retain_graph=True, accumulate=False``).
 Files: model.py (the graph walk and the time steps), build.py (boxes and arrows of a view),
 roll.py (the rolled view), cells.py (the cell level of detail), labels.py (text and styles), gradients.py (private backward, norms,
 colour scale), emit.py (to a graphviz.Digraph), stepthrough.py (frames), dot.py (rendering with dot),
-cuts.py (truncated-BPTT cuts), html.py (the interactive page, assets/ its script).
+cuts.py (truncated-BPTT cuts), html.py (the interactive page; html_viewer.js/.css its script and style).
 """
 from __future__ import annotations
 

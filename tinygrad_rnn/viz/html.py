@@ -2,7 +2,7 @@
 
 The page works offline (no CDN, no server, a Content-Security-Policy that forbids every
 request): each view is laid out ONCE by Graphviz's ``dot`` and embedded as SVG; a small
-hand-written script (``html_viewer.js``, with ``html_viewer.css``, package data) zooms and pans,
+hand-written script (``html_viewer.js`` and ``html_viewer.css`` next to this file, package data) zooms and pans,
 steps through the backward pass (and the forward pass, in tape order) by recolouring and
 highlighting boxes of that fixed layout, and shows what is known about any tensor clicked.
 
@@ -31,7 +31,7 @@ from .model import Graph
 from .roll import roll
 
 FULL = 16           # tensors of at most this many elements are shown in full
-ASSETS = Path(__file__).with_name("assets")
+ASSETS = Path(__file__).parent
 
 # (name, button text, view, detail, rolled); the recurrent-only views need time steps
 VIEWS = [("forward", "forward, ops", "forward", "op", False),

@@ -203,6 +203,7 @@
   for (const r of document.querySelectorAll("input[name=pass]"))
     r.addEventListener("change", () => { stop(); state.pass = r.value; state.k = 0; render(); });
   document.addEventListener("keydown", (ev) => {
+    if (ev.target instanceof HTMLInputElement) return;    // the slider moves itself
     if (ev.key === "ArrowRight") { stop(); go(state.k + 1); }
     if (ev.key === "ArrowLeft") { stop(); go(state.k - 1); }
   });
