@@ -96,8 +96,9 @@ def html(output, path=None, title: str | None = None, views=None, max_nodes: int
                          f"max_nodes={max_nodes:,}; pass max_nodes=None to lay it out anyway")
     title = title or "tinygrad_rnn graph"
     data = _record(graph)
-    svgs = []
+    sources = []
     data["views"] = []
+    from . import default_rankdir
     for name in names:
         _, label, view, detail, rolled = known[name]
         drawing = build(graph, view, Options(True, False, False))
@@ -105,11 +106,10 @@ def html(output, path=None, title: str | None = None, views=None, max_nodes: int
             drawing = fold_cells(drawing, graph)
         if rolled:
             drawing = roll(drawing, graph)
-        from . import default_rankdir
-        source = emit(drawing, default_rankdir(graph, view)).source
-        svgs.append((name, _svg(source, timeout)))
+        sources.append(emit(drawing, default_rankdir(graph, view)).source)
         data["views"].append({"name": name, "label": label,
                               "items": _items(drawing, graph, detail == "cell")})
+    svgs = list(zip(names, _layouts(sources, timeout)))
     page = Page(_page(title, data, svgs), title)
     if path is not None:
         page.save(path)
@@ -245,14 +245,34 @@ def _items(drawing, graph: Graph, cells: bool) -> dict:
 _TITLED = re.compile(r'<g id="[a-z]+\d+" class="(\w+)">\s*<title>(.*?)</title>', re.S)
 
 
-def _svg(source: str, timeout) -> str:
-    """Lay a DOT source out with ``dot`` once; the SVG element, boxes tagged with their ids."""
-    done = subprocess.run([dot_path(), "-Tsvg"], input=source.encode("utf-8"),
-                          capture_output=True, timeout=timeout, check=False)
-    if done.returncode != 0:
-        message = done.stderr.decode("utf-8", "replace").strip()
-        raise RuntimeError(f"viz.html: dot failed with exit status {done.returncode}: {message[:2000]}")
-    svg = done.stdout.decode("utf-8")
+def _layouts(sources: list, timeout) -> list:
+    """Lay each DOT source out with ``dot`` once, the views in parallel (one process each);
+    the SVG elements, boxes tagged with their ids."""
+    runs = [subprocess.Popen([dot_path(), "-Tsvg"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE) for _ in sources]
+    outputs = []
+    try:
+        for run, source in zip(runs, sources):
+            try:
+                out, err = run.communicate(source.encode("utf-8"), timeout=timeout)
+            except subprocess.TimeoutExpired:
+                raise RuntimeError(f"viz.html: dot took more than {timeout} s to lay the graph out; "
+                                   "draw fewer time steps, pick views=['rolled', 'cell'], or pass "
+                                   "timeout=None") from None
+            if run.returncode != 0:
+                message = err.decode("utf-8", "replace").strip()
+                raise RuntimeError(f"viz.html: dot failed with exit status {run.returncode}: "
+                                   f"{message[:2000]}")
+            outputs.append(_tagged(out.decode("utf-8")))
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+    return outputs
+
+
+def _tagged(svg: str) -> str:
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r"<!--.*?-->\n?", "", svg, flags=re.S)
     # the ids become data-id (a hover tooltip of "t12" helps nobody; ids repeat across views)
