@@ -210,6 +210,23 @@ def test_bars_show_the_true_norm_of_dL_dh_t_and_views_switch(browser, page, tmp_
     browser.find_element(By.ID, "next").click()
     title = browser.find_element(By.ID, "step-title").text
     assert title.startswith("forward step 1 of") and "matmul" in title and "[t=0]" in title, title
+    reads = browser.find_element(By.ID, "step-inputs").text
+    assert "B = W_hh (2, 2)" in reads, reads
+    np.testing.assert_allclose(numbers(reads.split("W_hh (2, 2)")[1]), page.W.numpy().reshape(-1), rtol=1e-5)
+    made = numbers(browser.find_element(By.ID, "step-value").text.split(":", 1)[1])
+    np.testing.assert_allclose(made, np.zeros(H))                     # h_0 W_hh with h_0 = 0
+    # hovering (no click) shows a box's tensor: the last h_t
+    from selenium.webdriver.common.action_chains import ActionChains
+    box = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#view-forward g.node'))"
+        ".filter((g) => g.textContent.includes('h_t = tanh')).pop().dataset.id")
+    ActionChains(browser).move_to_element(
+        browser.find_element(By.CSS_SELECTOR, f"#view-forward g.node[data-id='{box}']")).perform()
+    assert browser.find_element(By.ID, "tensor-name").text.startswith("h_t")
+    np.testing.assert_allclose(numbers(browser.find_element(By.ID, "tensor-value").text),
+                               page.states[-1].numpy().reshape(-1), rtol=1e-5)
+    np.testing.assert_allclose(numbers(browser.find_element(By.ID, "tensor-grad").text),
+                               page.states[-1].grad.numpy().reshape(-1), rtol=1e-5)
     browser.save_screenshot(str(tmp_path / "viewer_forward.png"))
     check_clean(browser, page.path)
 

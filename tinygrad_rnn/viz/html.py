@@ -138,7 +138,7 @@ def summary(array) -> dict:
     return out
 
 
-def _describe(t: Tensor, kind: str, step) -> dict:
+def _describe(t: Tensor, kind: str, step, index: dict) -> dict:
     node = t._node
     info = {"name": t.name or "", "brief": L.brief(t, kind), "kind": kind,
             "shape": list(t.shape), "dtype": str(t.dtype), "step": step or "",
@@ -146,13 +146,17 @@ def _describe(t: Tensor, kind: str, step) -> dict:
     if node is not None:
         info.update(op=node.name, extra=node.extra_repr(), formula=node.formula or "",
                     seq=node.seq, scope=node.scope or "")
+        if node.inputs is not None:      # [role, tensor index] or [role, a number's repr]
+            info["inputs"] = [[role, index[id(x)]] if isinstance(x, Tensor) else [role, repr(x)]
+                              for role, x in zip(L.roles(node), node.inputs)]
     return info
 
 
 def _record(graph: Graph) -> dict:
     """Everything the page shows, from one private backward."""
     index = graph.index
-    tensors = [_describe(t, graph.kind(t), graph.step_name.get(id(t))) for t in graph.tensors]
+    tensors = [_describe(t, graph.kind(t), graph.step_name.get(id(t)), index)
+               for t in graph.tensors]
     events = []
     terms: dict = {}          # leaf index -> [(backward step, norm, summary)]
     summed: dict = {}

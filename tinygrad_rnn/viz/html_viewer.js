@@ -47,6 +47,8 @@
     return "min " + sm.min + "  mean " + sm.mean + "  max " + sm.max;
   }
   const label = (i) => T[i].name || T[i].brief;
+  const inputs = (t) => (t.inputs || []).map(([role, x]) => esc(role) + " = " + (typeof x === "number"
+    ? esc(label(x)) + " " + shape(T[x].shape) + " <span class='num'>" + values(T[x].value) + "</span>" : esc(x))).join("; ");
   const where = (t) => (t.seq !== undefined ? " (tape %" + t.seq + ")" : "") + (t.scope ? " [" + t.scope + "]" : "");
 
   // ---- one step of a pass -------------------------------------------------------------
@@ -110,7 +112,8 @@
       const t = T[now];
       h = "<h3 id='step-title'>forward step " + state.k + " of " + n + ": " +
         esc((t.name ? t.name + " = " : "") + t.op + (t.extra ? " " + t.extra : "")) + esc(where(t)) + "</h3>" +
-        "<div id='step-value'>value " + shape(t.shape) + ": <span class='num'>" + values(t.value) + "</span></div>";
+        "<div id='step-inputs'>reads: " + inputs(t) + "</div>" +
+        "<div id='step-value'>makes " + shape(t.shape) + ": <span class='num'>" + values(t.value) + "</span></div>";
     }
     $("step-panel").innerHTML = h;
   }
@@ -121,7 +124,8 @@
       "<table><tr><td>shape</td><td id='tensor-shape'>" + shape(t.shape) + "</td></tr>" +
       "<tr><td>dtype</td><td id='tensor-dtype'>" + esc(t.dtype) + "</td></tr>" +
       (t.op ? "<tr><td>made by</td><td>" + esc(t.op + (t.extra ? " " + t.extra : "")) + esc(where(t)) +
-        (t.formula ? "<br>VJP <code>" + esc(t.formula) + "</code>" : "") + "</td></tr>" : "") +
+        (t.formula ? "<br>VJP <code>" + esc(t.formula) + "</code>" : "") + "</td></tr>" +
+        "<tr><td>inputs</td><td>" + inputs(t) + "</td></tr>" : "") +
       (t.step ? "<tr><td>time step</td><td>" + esc(t.step) + "</td></tr>" : "") +
       "<tr><td>value</td><td class='num' id='tensor-value'>" + values(t.value) + "</td></tr>" +
       "<tr><td>||value||</td><td class='num'>" + t.value.norm + "</td></tr>" +
