@@ -307,6 +307,7 @@ def _page(title: str, data: dict, svgs: list) -> str:
 <button id="last" title="to the end">&gt;|</button>
 <input type="range" id="slider" min="0" value="0"> <span id="counter"></span>
 <button id="fit" title="fit the graph to the window">fit</button>
+<label title="zoom and pan to the box of each step"><input type="checkbox" id="follow" checked> follow</label>
 </header>
 <main><div id="graph">{views}</div>
 <aside><section id="step-panel"></section><section id="tensor-panel"><p class="hint">click or

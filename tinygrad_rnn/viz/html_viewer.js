@@ -179,11 +179,17 @@
     paint(); stepPanel(); barsPanel(); follow();
   }
 
-  function follow() {             // pan (never zoom) so that the box of the current step shows
+  function follow() {             // bring the box of the current step into sight, readable
     const now = current(), v = views[state.view];
     const box = now === null || !v.items[now] ? null : v.boxes[v.items[now][0]];
-    if (!box) return;
+    if (!box || !$("follow").checked) return;
     const r = box.g.getBoundingClientRect(), a = area.getBoundingClientRect();
+    if (r.height > 0 && r.height < 14) {               // too small to read: zoom in on it
+      const b = vbox(), p = toSvg({ clientX: (r.left + r.right) / 2, clientY: (r.top + r.bottom) / 2 });
+      const f = r.height / 30;
+      b.width *= f; b.height *= f; b.x = p.x - b.width / 2; b.y = p.y - b.height / 2;
+      return;
+    }
     if (r.left >= a.left && r.right <= a.right && r.top >= a.top && r.bottom <= a.bottom) return;
     const b = vbox(), s = Math.max(b.width / v.svg.clientWidth, b.height / v.svg.clientHeight);
     b.x += ((r.left + r.right) - (a.left + a.right)) / 2 * s;
