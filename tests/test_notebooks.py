@@ -2,7 +2,6 @@
 and is kept in the repository with its outputs stripped."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,7 @@ def test_outputs_are_stripped_and_it_ends_with_something_to_change(path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_it_runs(path, tmp_path):
+def test_it_runs(path, tmp_path, monkeypatch):
     nbclient = pytest.importorskip("nbclient", reason="nbclient is a dev extra")
     pytest.importorskip("ipykernel", reason="ipykernel is a dev extra")
     from tinygrad_rnn.viz.dot import dot_path
@@ -36,8 +35,8 @@ def test_it_runs(path, tmp_path):
     book = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(book, timeout=120, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    os.environ.update(env)
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):     # the kernel inherits them
+        monkeypatch.setenv(name, "1")
     client.execute()
     errors = [o for c in book.cells if c.cell_type == "code" for o in c.outputs
               if o.output_type == "error"]

@@ -247,5 +247,5 @@
 
   legend();
   render();
-  window.tinygradViewer = { state, go, pick, ready: performance.now() };
+  window.tinygradViewer = { state, go, pick, data: D, ready: performance.now() };
 })();
