@@ -277,3 +277,25 @@ def test_cli_writes_the_viewer_and_refuses_to_replace_a_file(tmp_path):
     assert again.returncode != 0 and "exists" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1, again.stderr
     assert target.read_bytes() == before
+
+
+@needs_dot
+@needs_browser
+def test_the_notebook_display_runs_inside_its_iframe(browser, page, tmp_path):
+    """What Jupyter shows (``_repr_html_``), put into a host page: the viewer runs in the iframe."""
+    from selenium.webdriver.common.by import By
+    loss, *_ = rnn()
+    host = tmp_path / "notebook_cell.html"
+    host.write_text("<!DOCTYPE html><html><body><p>a notebook cell</p>" + viz.html(loss)._repr_html_()
+                    + "</body></html>", encoding="utf-8")
+    browser.get_log("browser")
+    browser.get(host.as_uri())
+    browser.switch_to.frame(browser.find_element(By.TAG_NAME, "iframe"))
+    try:
+        assert browser.execute_script("return window.tinygradViewer !== undefined")
+        browser.find_element(By.ID, "last").click()
+        assert browser.find_element(By.ID, "step-title").text.startswith("backward step")
+    finally:
+        browser.switch_to.default_content()
+    browser.save_screenshot(str(tmp_path / "viewer_iframe.png"))
+    assert browser.get_log("browser") == []
