@@ -125,7 +125,7 @@ def _forward(graph: Graph, o: Options) -> Drawing:
         step = step_name[key]
         pos = position.get(key)
         kind = "output" if key in graph.output_ids else "intermediate"
-        op = L.op_lines(node, o.verbose)
+        op = L.op_lines(node, o.verbose, i)
         freed = node.inputs is None
         if o.split_ops:
             d.add(Item(f"o{i}", step, pos, op, "freed" if freed else "op"))
@@ -211,7 +211,7 @@ def _backward(graph: Graph, o: Options) -> Drawing:
             lines = L.accumulate_lines(x, sorted(readers.get(key, ())), o.shape(x))
             if o.show_values:
                 grad = o.grads.get(key)
-                lines.append("grad " + L.values_text_of(grad.numpy()) if grad is not None
+                lines.append("grad " + L.values_text_of(grad.detach().numpy()) if grad is not None
                              else "grad: none yet")
             d.add(Item(f"t{i}", step_name.get(key), position.get(key), lines, kind, (key,)))
         elif kind == "cut":
@@ -229,7 +229,7 @@ def _backward(graph: Graph, o: Options) -> Drawing:
         i = index[key]
         step = step_name[key]
         d.add(Item(f"o{i}", step, position.get(key),
-                   L.vjp_lines(node, t, kind_of, o.show_shapes, o.verbose),
+                   L.vjp_lines(node, t, kind_of, o.show_shapes, o.verbose, i),
                    "freed" if node.inputs is None else "vjp", (key,)))
         if node.inputs is None:
             continue

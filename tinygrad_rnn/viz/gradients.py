@@ -39,9 +39,10 @@ def trace_backward(graph: Graph, on_step=None) -> dict:
     private backward that changes nothing the user can see. ``on_step(y, gy, grads)`` is
     forwarded from the engine's observer (one call per tape entry, in backward order)."""
     if not graph.intact:
-        first = graph.freed[0]._node
+        first = graph.freed[0]
         raise BackwardError(
-            f"the graph was freed by an earlier backward ({first.name}, tape entry %{first.seq}); "
+            f"the graph was freed by an earlier backward ({first._node.name}, tape entry "
+            f"%{graph.index[id(first)]}); "
             "call backward(retain_graph=True) to draw its gradients, or draw before backward")
     roots = [t for t in graph.outputs if t.requires_grad]
     grads: dict = {}

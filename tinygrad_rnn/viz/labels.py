@@ -86,10 +86,10 @@ def values_text_of(array, limit: int = 8) -> str:
 def values_text(t: Tensor, grad=None, limit: int = 8) -> list[str]:
     """``data | grad`` of a tensor of at most ``limit`` elements (micrograd's boxes), else its
     min / mean / max, with the gradient's on a second line."""
-    data = values_text_of(t.numpy(), limit)
+    data = values_text_of(t.detach().numpy(), limit)
     if grad is None:
         return [data]
-    g = values_text_of(grad.numpy() if isinstance(grad, Tensor) else grad, limit)
+    g = values_text_of(grad.detach().numpy() if isinstance(grad, Tensor) else grad, limit)
     if t.data.size <= limit:
         return [f"{data} | {g}"]
     return [data, f"grad {g}"]
@@ -167,7 +167,7 @@ def roles(node) -> list[str]:
     return [f"x{k}" for k in range(count)]
 
 
-def op_lines(node, verbose: bool) -> list[str]:
+def op_lines(node, verbose: bool, position: int | None = None) -> list[str]:
     """``mul(., 0.5)`` / ``sum axis=1``: the op, its Python-number arguments (``.`` for a
     tensor) and other settings; the VJP formula and tape position when verbose."""
     head = node.name
@@ -185,11 +185,12 @@ def op_lines(node, verbose: bool) -> list[str]:
     if verbose:
         if node.formula:
             lines.append(node.formula)
-        lines.append(f"tape %{node.seq}" + (f"  [{node.scope}]" if node.scope else ""))
+        lines.append(_tape_line(node, position))
     return lines
 
 
-def vjp_lines(node, y: Tensor, kind_of, show_shapes: bool, verbose: bool) -> list[str]:
+def vjp_lines(node, y: Tensor, kind_of, show_shapes: bool, verbose: bool,
+              position: int | None = None) -> list[str]:
     """``tanh backward``, its formula, and the tensors it saved for it."""
     head = f"{node.name} backward" + (f": {node.formula}" if node.formula else "")
     lines = [f"{y.name}: {head}" if y.name else head]     # the VJP that makes dL/d(input) of h_t
@@ -206,5 +207,11 @@ def vjp_lines(node, y: Tensor, kind_of, show_shapes: bool, verbose: bool) -> lis
         saved.append(f"y {tuple(y.shape)}" if show_shapes else "y")
     lines.append("saved: " + (", ".join(saved) if saved else "nothing"))
     if verbose:
-        lines.append(f"tape %{node.seq}" + (f"  [{node.scope}]" if node.scope else ""))
+        lines.append(_tape_line(node, position))
     return lines
+
+
+def _tape_line(node, position: int | None) -> str:
+    """``tape %5``: the entry's line in print(tg.tape(output)) (the drawing's Graph numbers it)."""
+    where = "?" if position is None else position
+    return f"tape %{where}" + (f"  [{node.scope}]" if node.scope else "")

@@ -6,7 +6,7 @@ touches the tensors: it only reads them.
 """
 from __future__ import annotations
 
-from ..tape import graph_tensors
+from ..tape import Tape, graph_tensors
 from ..tensor import Tensor
 from .cuts import cut_info
 
@@ -123,7 +123,8 @@ class Graph:
         _last_states(self.steps)
         self.step_name = step_name             # id(tensor) -> its step, or None
         self.position = position               # id(tensor) -> where it sits inside its step
-        self.index = {id(t): i for i, t in enumerate(leaves + self.entries)}
+        # the tape printout's numbers (%k), so a drawing and print(tg.tape(...)) agree
+        self.index = Tape(outputs).positions
         self.cuts = {id(x): info for x in leaves for info in (cut_info(x),) if info is not None}
 
     @property

@@ -53,15 +53,16 @@ def frames(output, view: str = "backward", rankdir: str | None = None, show_shap
         running.update(updates)
         where = f"  [{node.scope}]" if node.scope else ""
         title = (f"backward step {k + 1} of {total}: {node.name} backward "
-                 f"(tape entry %{node.seq}){where}")
+                 f"(tape entry %{i}){where}")
         yield emit(drawing, rankdir, norms=dict(running), scale=scale,
                    step_norms=step_state_norms(graph, running), highlight=f"o{i}", title=title)
 
 
-def write_frames(output, directory, format: str = "svg", **options) -> list[Path]:
+def write_frames(output, directory, format: str = "svg", timeout: float | None = None,
+                 **options) -> list[Path]:
     """Render every frame of :func:`frames` into ``directory`` (created if missing) as
     ``frame_0000.<format>``, ``frame_0001.<format>``, ...; returns the paths. Nothing is written
-    outside ``directory``. Without Graphviz's ``dot``, writes ``frame_NNNN.dot`` files and
+    outside ``directory``. ``timeout``: seconds each ``dot`` run may take. Without Graphviz's ``dot``, writes ``frame_NNNN.dot`` files and
     raises :class:`GraphvizNotFound`."""
     directory = Path(directory)
     output_path(directory / "frame", format)          # validates the format
@@ -71,7 +72,7 @@ def write_frames(output, directory, format: str = "svg", **options) -> list[Path
     for k, graph in enumerate(frames(output, **options)):
         path = directory / f"frame_{k:04d}.{format}"
         if have_dot:
-            paths.append(render(graph, path, format))
+            paths.append(render(graph, path, format, timeout=timeout))
         else:
             path = path.with_suffix(".dot")
             path.write_text(source_of(graph), encoding="utf-8")
