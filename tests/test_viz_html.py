@@ -137,10 +137,10 @@ def test_clicking_a_parameter_shows_its_value_gradient_and_chain_rule_terms(brow
     assert browser.find_element(By.ID, "tensor-shape").text == "(2, 2)"
     assert browser.find_element(By.ID, "tensor-dtype").text == "float64"
     value = numbers(browser.find_element(By.ID, "tensor-value").text)
-    np.testing.assert_allclose(value, page.W.numpy().reshape(-1), rtol=1e-5)
+    np.testing.assert_allclose(value, page.W.detach().numpy().reshape(-1), rtol=1e-5)
     grad = numbers(browser.find_element(By.ID, "tensor-grad").text)
     np.testing.assert_allclose(grad, page.W.grad.numpy().reshape(-1), rtol=1e-5, atol=1e-12)
-    np.testing.assert_allclose(grad, finite_difference_W(page.W.numpy(), [x.numpy() for x in page.xs]).reshape(-1),
+    np.testing.assert_allclose(grad, finite_difference_W(page.W.detach().numpy(), [x.numpy() for x in page.xs]).reshape(-1),
                                rtol=1e-4, atol=1e-9)
     terms = browser.find_element(By.ID, "tensor-terms").text
     assert "sum of 3 terms" in terms, panel
@@ -172,7 +172,7 @@ def test_the_slider_steps_through_backward_with_the_true_gy(browser, page, tmp_p
         seen.append(title)
         if "tanh backward" in title and "[t=2]" in title:
             gy = numbers(browser.find_element(By.ID, "step-gy").text.split(":", 1)[1])
-            h2 = page.states[2].numpy().reshape(-1)
+            h2 = page.states[2].detach().numpy().reshape(-1)
             np.testing.assert_allclose(gy[:H], 2 * h2, rtol=1e-5)        # dL/dh_2 = 2 h_2
             np.testing.assert_allclose(gy[H], np.linalg.norm(2 * h2), rtol=1e-5)
             formula = browser.find_element(By.ID, "step-formula").text
@@ -212,7 +212,7 @@ def test_bars_show_the_true_norm_of_dL_dh_t_and_views_switch(browser, page, tmp_
     assert title.startswith("forward step 1 of") and "matmul" in title and "[t=0]" in title, title
     reads = browser.find_element(By.ID, "step-inputs").text
     assert "B = W_hh (2, 2)" in reads, reads
-    np.testing.assert_allclose(numbers(reads.split("W_hh (2, 2)")[1]), page.W.numpy().reshape(-1), rtol=1e-5)
+    np.testing.assert_allclose(numbers(reads.split("W_hh (2, 2)")[1]), page.W.detach().numpy().reshape(-1), rtol=1e-5)
     made = numbers(browser.find_element(By.ID, "step-value").text.split(":", 1)[1])
     np.testing.assert_allclose(made, np.zeros(H))                     # h_0 W_hh with h_0 = 0
     # hovering (no click) shows a box's tensor: the last h_t
@@ -224,7 +224,7 @@ def test_bars_show_the_true_norm_of_dL_dh_t_and_views_switch(browser, page, tmp_
         browser.find_element(By.CSS_SELECTOR, f"#view-forward g.node[data-id='{box}']")).perform()
     assert browser.find_element(By.ID, "tensor-name").text.startswith("h_t")
     np.testing.assert_allclose(numbers(browser.find_element(By.ID, "tensor-value").text),
-                               page.states[-1].numpy().reshape(-1), rtol=1e-5)
+                               page.states[-1].detach().numpy().reshape(-1), rtol=1e-5)
     np.testing.assert_allclose(numbers(browser.find_element(By.ID, "tensor-grad").text),
                                page.states[-1].grad.numpy().reshape(-1), rtol=1e-5)
     browser.save_screenshot(str(tmp_path / "viewer_forward.png"))
