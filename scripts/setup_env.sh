@@ -22,4 +22,14 @@ if ! command -v dot >/dev/null 2>&1; then
     echo "setup: no apt-get or brew; install Graphviz by hand to render graphs" >&2
   fi
 fi
+# chromium + chromium-driver: the interactive viewer's tests drive a real headless browser
+if ! command -v chromium >/dev/null 2>&1 || [ ! -x /usr/bin/chromedriver ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo -n"
+    { $SUDO apt-get install -y -q chromium chromium-driver || { $SUDO apt-get update -q && $SUDO apt-get install -y -q chromium chromium-driver; }; } >/dev/null 2>&1 \
+      || echo "setup: could not install chromium and chromium-driver; the viewer's browser tests will skip" >&2
+  else
+    echo "setup: no apt-get; install chromium and chromedriver by hand for the viewer's browser tests" >&2
+  fi
+fi
 export PATH="$ROOT/.venv/bin:$PATH"

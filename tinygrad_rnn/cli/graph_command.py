@@ -36,6 +36,8 @@ def register(subcommands, common) -> None:
     p.add_argument("--verbose", action="store_true", help="show each op's VJP formula")
     p.add_argument("--fused", action="store_true", help="fused layer: one node per sweep (layer and direction)")
     p.add_argument("--frames", action="store_true", help="also write the backward step-through")
+    p.add_argument("--html", metavar="FILE", help="also write the interactive viewer (one offline "
+                   "HTML page: step through backward, click tensors); must not exist yet")
     p.add_argument("--format", default="svg", choices=("svg", "png", "pdf"))
     p.add_argument("--max-nodes", type=int, default=MAX_NODES, metavar="N",
                    help=f"refuse a drawing of more than N boxes before dot lays it out; dot's "
@@ -86,6 +88,8 @@ def run(args) -> int:
         raise ValueError(f"--steps must be between 1 and 200, got {args.steps}")
     if args.max_nodes <= 0 or args.dot_timeout <= 0:
         raise ValueError("--max-nodes and --dot-timeout must be positive")
+    if args.html is not None:
+        _check_html_path(args.html)
     loss = _loss_of_checkpoint(args, device) if args.checkpoint else _loss_of_fresh_layer(args)
     if args.gradients:
         loss.backward(retain_graph=True)
@@ -95,9 +99,15 @@ def run(args) -> int:
                                 detail=args.detail)) for view in views]
     for view, graph in drawings:                  # all refused before dot runs once
         _check_layout_size(args, view, boxes(graph.source))
+    if args.html is not None:                     # the page lays out both views (and two small)
+        for view in ("forward", "backward"):
+            _check_layout_size(args, f"--html {view}", viz.count(viz.Graph(loss), view))
     for view, graph in drawings:
         path = _render(viz, graph, os.path.join(out_dir, f"graph_{view}.{args.format}"), args)
         print(f"{view} graph: {path}")
+    if args.html is not None:
+        page = viz.html(loss, args.html, max_nodes=None, timeout=args.dot_timeout)
+        print(f"interactive viewer: {args.html} ({len(page) / 1e6:.2f} MB)")
     if args.frames:
         frames_dir = os.path.join(out_dir, "frames")
         size = viz.count(viz.Graph(loss), "backward")       # each frame draws the backward view
@@ -109,6 +119,17 @@ def run(args) -> int:
             raise _timed_out(args, size, frames_dir) from None
         print(f"backward step-through: {len(written)} frames in {frames_dir}")
     return 0
+
+
+def _check_html_path(path: str) -> None:
+    """Before any work: a new .html file in an existing folder (nothing is replaced unasked)."""
+    if not path.lower().endswith((".html", ".htm")):
+        raise ValueError(f"--html {path!r}: name the file .html")
+    if os.path.exists(path):
+        raise ValueError(f"--html {path!r} exists; remove it or pick another name")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"--html {path!r}: the folder {folder!r} does not exist")
 
 
 def boxes(source: str) -> int:

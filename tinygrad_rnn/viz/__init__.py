@@ -10,6 +10,7 @@
     viz.grad_norms_by_step(loss)                    # {0: 1e-5, 1: 3e-4, ...}: ||dL/dh_t|| per step
     viz.draw(loss, detail="cell")                   # one box per cell step: a slide
     viz.write_frames(loss, "frames/")               # backward, one picture per step
+    viz.html(loss, "loss.html")                     # one offline page: step through, click
 
 Time steps are the ``with tg.scope(f"t={t}"):`` blocks: each is a cluster, side by side in time
 order; leaves read by one step only are drawn inside it, shared weights once outside, with an
@@ -27,7 +28,7 @@ recomputed by a private backward (``retain_graph=True, accumulate=False``).
 Files: model.py (the graph walk and the time steps), build.py (boxes and arrows of a view),
 roll.py (the rolled view), cells.py (the cell level of detail), labels.py (text and styles), gradients.py (private backward, norms,
 colour scale), emit.py (to a graphviz.Digraph), stepthrough.py (frames), dot.py (rendering with dot),
-cuts.py (truncated-BPTT cuts).
+cuts.py (truncated-BPTT cuts), html.py (the interactive page; html_viewer.js/.css its script and style).
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from .cells import fold_cells
 from .cuts import cut, is_cut, mark_cut
 from .emit import emit
 from .stepthrough import frames, write_frames
+from .html import Page, html
 from .gradients import (Scale, grad_norms_by_step, gradient_arrays, gradient_norms, norms_of,
                         seed_norm, step_norms, step_state_norms)
 from .model import Graph
@@ -164,6 +166,6 @@ def _check_size(boxes: int, max_nodes, graph: Graph, caller: str) -> None:
             "but Graphviz may take long to lay out a graph this large")
 
 
-__all__ = ["draw", "render", "frames", "write_frames", "grad_norms_by_step", "cut", "mark_cut",
+__all__ = ["draw", "render", "frames", "write_frames", "html", "Page", "grad_norms_by_step", "cut", "mark_cut",
            "is_cut", "GraphvizNotFound", "Graph", "Scale", "build", "count", "emit", "roll",
            "gradient_norms", "step_norms", "fold_cells"]
