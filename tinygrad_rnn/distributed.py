@@ -25,6 +25,8 @@ from .grad_mode import no_grad
 from .tensor import Tensor
 
 _STATE: dict = {"comm": None, "MPI": None, "timeout": 600.0, "nccl": None}
+# seconds spent waiting for reductions (the communication backward did not hide), for bench/
+STATS = {"wait_seconds": 0.0, "reductions": 0}
 REDUCE_OPS = ("sum", "mean")
 
 
@@ -131,8 +133,11 @@ class Work:
 
     def wait(self) -> None:
         if not self.done:
+            started = time.perf_counter()
             self._wait()
             self.done = True
+            STATS["wait_seconds"] += time.perf_counter() - started
+            STATS["reductions"] += 1
 
 
 def all_reduce_array(array, op: str = "sum", what: str = "all_reduce") -> Work:
