@@ -63,7 +63,7 @@ class TinyStep:
     def state(self) -> dict:
         d = {k: v.numpy() for k, v in self.rnn.state_dict().items()}
         return {k[:-3] if k.endswith("_l0") else k: v for k, v in d.items()} | {
-            "out_weight": self.out.weight.numpy(), "out_bias": self.out.bias.numpy()}
+            "out_weight": self.out.weight.detach().numpy(), "out_bias": self.out.bias.detach().numpy()}
 
     def __call__(self, x, y) -> float:
         T, B, _ = x.shape

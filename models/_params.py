@@ -14,9 +14,10 @@ def uniform_parameter(shape: tuple, hidden_size: int, device=None, dtype=None) -
                                    -bound, bound))
 
 
-def zeros_state(batch_shape: tuple, hidden_size: int, like):
-    """h_0 = 0, with the dtype and device of ``like``."""
-    return creation.zeros(*batch_shape, hidden_size, dtype=like.dtype, device=like.device)
+def zeros_state(batch_shape: tuple, hidden_size: int, like, name: str = "h_0"):
+    """h_0 = 0 (or c_0: ``name``), with the dtype and device of ``like``."""
+    return creation.zeros(*batch_shape, hidden_size, dtype=like.dtype, device=like.device,
+                          name=name)
 
 
 def check_input(who: str, x, input_size: int) -> None:

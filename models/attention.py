@@ -70,11 +70,11 @@ class AdditiveAttention(Module):
         q, single = _as_queries(query)
         uh = self.project_keys(keys) if projected_keys is None else projected_keys
         features = (self.W(q).unsqueeze(2) + uh.unsqueeze(1)).tanh()       # (B, m, n, hidden)
-        scores = self.v(features).squeeze(-1)                                # (B, m, n)
-        weights = masked_softmax(scores, _key_mask(mask, scores))
-        context = weights @ values                                           # (B, m, d_v)
+        scores = self.v(features).squeeze(-1).named("e_ij")                  # (B, m, n)
+        weights = masked_softmax(scores, _key_mask(mask, scores)).named("a_ij")
+        context = (weights @ values).named("c_i")                            # (B, m, d_v)
         if single:
-            return context.squeeze(1), weights.squeeze(1)
+            return context.squeeze(1).named("c_i"), weights.squeeze(1).named("a_ij")
         return context, weights
 
 
@@ -132,13 +132,13 @@ class LuongAttention(Module):
     def forward(self, query, keys, values=None, mask=None):
         values = keys if values is None else values
         q, single = _as_queries(query)
-        scores = self.scores(q, keys)
-        weights = masked_softmax(scores, _key_mask(mask, scores))
-        out = weights @ values                                               # c_t: (B, m, d_v)
+        scores = self.scores(q, keys).named("e_ij")
+        weights = masked_softmax(scores, _key_mask(mask, scores)).named("a_ij")
+        out = (weights @ values).named("c_i")                                # c_t: (B, m, d_v)
         if self.attentional:
-            out = self.W_c(F.cat([out, q], dim=-1)).tanh()                   # s~_t
+            out = self.W_c(F.cat([out, q], dim=-1)).tanh().named("s~_t")     # s~_t
         if single:
-            return out.squeeze(1), weights.squeeze(1)
+            return out.squeeze(1).named(out.name), weights.squeeze(1).named("a_ij")
         return out, weights
 
     def extra_repr(self) -> str:

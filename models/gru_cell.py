@@ -11,10 +11,10 @@ def gru_step(xg, hg, h_prev):
     [r z n] order; composed from core ops (``fused.GRUStep`` folds it into one entry)."""
     xr, xz, xn = xg.chunk(3, dim=-1)
     hr, hz, hn = hg.chunk(3, dim=-1)
-    r = (xr + hr).sigmoid()
-    z = (xz + hz).sigmoid()
-    n = (xn + r * hn).tanh()
-    return (1 - z) * n + z * h_prev
+    r = (xr + hr).sigmoid().named("r_t")
+    z = (xz + hz).sigmoid().named("z_t")
+    n = (xn + r * hn).tanh().named("n_t")
+    return ((1 - z) * n + z * h_prev).named("h_t")
 
 
 class GRUCell(Module):
@@ -53,7 +53,7 @@ class GRUCell(Module):
     def forward(self, x, h=None):
         check_input("GRUCell", x, self.input_size)
         if h is None:
-            h = zeros_state(x.shape[:-1], self.hidden_size, x)
+            h = zeros_state(x.shape[:-1], self.hidden_size, x, "h_0")
         xg = x @ self.weight_ih.mT
         if self.bias_ih is not None:
             xg = xg + self.bias_ih
@@ -69,13 +69,13 @@ class GRUCell(Module):
             hg_rz = hg_rz + self.bias_hh[:2 * H]
         xr, xz, xn = xg.chunk(3, dim=-1)
         hr, hz = hg_rz.chunk(2, dim=-1)
-        r = (xr + hr).sigmoid()
-        z = (xz + hz).sigmoid()
+        r = (xr + hr).sigmoid().named("r_t")
+        z = (xz + hz).sigmoid().named("z_t")
         hn = (r * h) @ w_n.mT
         if self.bias_hh is not None:
             hn = hn + self.bias_hh[2 * H:]
-        n = (xn + hn).tanh()
-        return (1 - z) * n + z * h
+        n = (xn + hn).tanh().named("n_t")
+        return ((1 - z) * n + z * h).named("h_t")
 
     def extra_repr(self) -> str:
         extra = "" if self.reset_after else ", reset_after=False"

@@ -11,9 +11,10 @@ def lstm_step(pre, c_prev):
     PyTorch's order [i f g o]; returns (h_t, c_t). Composed from core ops: each gate is its own
     tape entry, which is what the fused cell (``fused.LSTMStep``) folds into one."""
     i, f, g, o = pre.chunk(4, dim=-1)
-    i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
-    c = f * c_prev + i * g
-    return o * c.tanh(), c
+    i, f = i.sigmoid().named("i_t"), f.sigmoid().named("f_t")
+    g, o = g.tanh().named("g_t"), o.sigmoid().named("o_t")
+    c = (f * c_prev + i * g).named("c_t")
+    return (o * c.tanh()).named("h_t"), c
 
 
 class LSTMCell(Module):
@@ -48,7 +49,8 @@ class LSTMCell(Module):
     def forward(self, x, state=None):
         check_input("LSTMCell", x, self.input_size)
         if state is None:
-            h = c = zeros_state(x.shape[:-1], self.hidden_size, x)
+            h = zeros_state(x.shape[:-1], self.hidden_size, x, "h_0")
+            c = zeros_state(x.shape[:-1], self.hidden_size, x, "c_0")
         else:
             h, c = state
         pre = x @ self.weight_ih.mT + h @ self.weight_hh.mT

@@ -203,7 +203,8 @@ class RecurrentLayer(Module):
     def _sweep_composed(self, xg, w_hh, b_hh, start, order, label):
         T, B, _ = xg.shape
         state = [s if s is not None else creation.zeros(B, self.hidden_size, dtype=xg.dtype,
-                                                        device=xg.device) for s in start]
+                                                        device=xg.device, name=name)
+                 for s, name in zip(start, ("h_0", "c_0"))]
         slices, products = fused.Slices(), fused.Products(T)
         outputs = [None] * T
         for k, t in enumerate(order):

@@ -9,9 +9,9 @@ from ._params import check_input, uniform_parameter, zeros_state
 def rnn_step(pre, nonlinearity: str):
     """h_t = phi(pre), phi = tanh or relu, composed from core ops."""
     if nonlinearity == "tanh":
-        return pre.tanh()
+        return pre.tanh().named("h_t")
     if nonlinearity == "relu":
-        return pre.relu()
+        return pre.relu().named("h_t")
     raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
 
 
@@ -45,7 +45,7 @@ class RNNCell(Module):
     def forward(self, x, h=None):
         check_input("RNNCell", x, self.input_size)
         if h is None:
-            h = zeros_state(x.shape[:-1], self.hidden_size, x)
+            h = zeros_state(x.shape[:-1], self.hidden_size, x, "h_0")
         pre = x @ self.weight_ih.mT + h @ self.weight_hh.mT
         if self.bias_ih is not None:
             pre = pre + (self.bias_ih + self.bias_hh)

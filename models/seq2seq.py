@@ -27,6 +27,7 @@ from tinygrad_rnn import functional as F
 from tinygrad_rnn.backends import backend_for
 from tinygrad_rnn.grad_mode import no_grad
 from tinygrad_rnn.nn import Embedding, Linear, Module
+from tinygrad_rnn.tape import scope
 from tinygrad_rnn.tensor import Tensor
 
 from .attention import AdditiveAttention, LuongAttention
@@ -154,15 +155,17 @@ class Decoder(Module):
         h_prev = state[0] if isinstance(state, tuple) else state
         weights = None
         if self.attention_kind == "bahdanau":
-            context, weights = self.attention(h_prev, memory, mask=mask,
-                                              projected_keys=run["keys"])
+            with scope("attention"):             # drawn as its own block in the step
+                context, weights = self.attention(h_prev, memory, mask=mask,
+                                                  projected_keys=run["keys"])
             state = self.cell(F.cat([e, context], dim=-1), state)
             h = state[0] if isinstance(state, tuple) else state
             logits = self.out(F.cat([h, context], dim=-1))
         elif self.attention_kind:
             state = self.cell(F.cat([e, run["feed"]], dim=-1), state)
             h = state[0] if isinstance(state, tuple) else state
-            attentional, weights = self.attention(h, memory, mask=mask)
+            with scope("attention"):
+                attentional, weights = self.attention(h, memory, mask=mask)
             run["feed"] = attentional
             logits = self.out(attentional)
         else:
@@ -218,7 +221,8 @@ class Seq2Seq(Module):
         y = tgt[:, 0]
         logits, weights = [], []
         for t in range(1, tgt.shape[1]):
-            step_logits, w = self.decoder.step(y, run)
+            with scope(f"decoder t={t}"):      # drawings: one cluster per decoder step
+                step_logits, w = self.decoder.step(y, run)
             logits.append(step_logits)
             weights.append(w)
             if teacher_forcing_ratio >= 1.0 or (

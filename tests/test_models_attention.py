@@ -33,7 +33,7 @@ def key_mask():
 
 
 def check_weights(weights, mask=None):
-    w = weights.numpy()
+    w = weights.detach().numpy()
     np.testing.assert_allclose(w.sum(axis=-1), 1.0, rtol=1e-12)
     if mask is not None:
         full = np.broadcast_to(mask, w.shape)
@@ -49,12 +49,12 @@ def test_additive_attention_matches_bahdanau_equation():
     context, weights = attn(s, h, mask=mask)
     assert context.shape == (B, DK) and weights.shape == (B, N)
     check_weights(weights, mask)
-    W, U, b, v = (attn.W.weight.numpy(), attn.U.weight.numpy(), attn.U.bias.numpy(),
-                  attn.v.weight.numpy()[0])
-    e = np.tanh((s.numpy() @ W.T)[:, None, :] + h.numpy() @ U.T + b) @ v        # (B, N)
+    W, U, b, v = (attn.W.weight.detach().numpy(), attn.U.weight.detach().numpy(), attn.U.bias.detach().numpy(),
+                  attn.v.weight.detach().numpy()[0])
+    e = np.tanh((s.detach().numpy() @ W.T)[:, None, :] + h.detach().numpy() @ U.T + b) @ v        # (B, N)
     a = softmax(np.where(mask, e, -np.inf))
-    np.testing.assert_allclose(weights.numpy(), a, rtol=1e-12)
-    np.testing.assert_allclose(context.numpy(), np.einsum("bn,bnd->bd", a, h.numpy()), rtol=1e-12)
+    np.testing.assert_allclose(weights.detach().numpy(), a, rtol=1e-12)
+    np.testing.assert_allclose(context.detach().numpy(), np.einsum("bn,bnd->bd", a, h.detach().numpy()), rtol=1e-12)
 
 
 def test_additive_attention_many_queries_projected_keys_and_gradcheck():
@@ -65,7 +65,7 @@ def test_additive_attention_many_queries_projected_keys_and_gradcheck():
     assert context.shape == (B, M, 2) and weights.shape == (B, M, N)
     check_weights(weights, key_mask()[:, None, :])
     again, _ = attn(s, h, values, mask=key_mask(), projected_keys=attn.project_keys(h))
-    np.testing.assert_allclose(again.numpy(), context.numpy())
+    np.testing.assert_allclose(again.detach().numpy(), context.detach().numpy())
     assert tg.gradcheck(lambda *a: attn(s, h, values, mask=key_mask()),
                         [s, h, values] + list(attn.parameters()))
 
@@ -81,19 +81,19 @@ def test_luong_attention_scores_and_attentional_state(score):
     out, weights = attn(s, h, mask=mask)
     assert out.shape == (B, d) and weights.shape == (B, N)
     check_weights(weights, mask)
-    sn, hn = s.numpy(), h.numpy()
+    sn, hn = s.detach().numpy(), h.detach().numpy()
     if score == "dot":
         e = np.einsum("bd,bnd->bn", sn, hn)
     elif score == "general":
-        e = np.einsum("bd,bnd->bn", sn, hn @ attn.W_a.weight.numpy().T)
+        e = np.einsum("bd,bnd->bn", sn, hn @ attn.W_a.weight.detach().numpy().T)
     else:
         pairs = np.concatenate([np.broadcast_to(sn[:, None], hn.shape), hn], axis=-1)
-        e = np.tanh(pairs @ attn.W_a.weight.numpy().T) @ attn.v_a.weight.numpy()[0]
+        e = np.tanh(pairs @ attn.W_a.weight.detach().numpy().T) @ attn.v_a.weight.detach().numpy()[0]
     a = softmax(np.where(mask, e, -np.inf))
-    np.testing.assert_allclose(weights.numpy(), a, rtol=1e-11)
+    np.testing.assert_allclose(weights.detach().numpy(), a, rtol=1e-11)
     c = np.einsum("bn,bnd->bd", a, hn)
-    s_tilde = np.tanh(np.concatenate([c, sn], axis=-1) @ attn.W_c.weight.numpy().T)
-    np.testing.assert_allclose(out.numpy(), s_tilde, rtol=1e-11)
+    s_tilde = np.tanh(np.concatenate([c, sn], axis=-1) @ attn.W_c.weight.detach().numpy().T)
+    np.testing.assert_allclose(out.detach().numpy(), s_tilde, rtol=1e-11)
     assert tg.gradcheck(lambda *a: attn(s, h, mask=mask), [s, h] + list(attn.parameters()))
 
 
@@ -103,7 +103,7 @@ def test_luong_context_only_and_several_queries():
     s, h = leaf(rng, B, M, DQ), leaf(rng, B, N, DK)
     context, weights = attn(s, h)
     assert context.shape == (B, M, DK) and weights.shape == (B, M, N)
-    np.testing.assert_allclose(context.numpy(), weights.numpy() @ h.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(context.detach().numpy(), weights.detach().numpy() @ h.detach().numpy(), rtol=1e-12)
     with pytest.raises(ValueError, match="key_size == query_size"):
         LuongAttention(4, 3, score="dot")
 
@@ -113,9 +113,9 @@ def test_scaled_dot_product_attention_equation_masks_and_causal():
     rng = np.random.default_rng(4)
     q, k, v = leaf(rng, B, M, 4), leaf(rng, B, N, 4), leaf(rng, B, N, 2)
     out, weights = scaled_dot_product_attention(q, k, v)
-    a = softmax(q.numpy() @ k.numpy().transpose(0, 2, 1) / 2.0)
-    np.testing.assert_allclose(weights.numpy(), a, rtol=1e-12)
-    np.testing.assert_allclose(out.numpy(), a @ v.numpy(), rtol=1e-12)
+    a = softmax(q.detach().numpy() @ k.detach().numpy().transpose(0, 2, 1) / 2.0)
+    np.testing.assert_allclose(weights.detach().numpy(), a, rtol=1e-12)
+    np.testing.assert_allclose(out.detach().numpy(), a @ v.detach().numpy(), rtol=1e-12)
     mask = key_mask()[:, None, :]
     _, weights = scaled_dot_product_attention(q, k, v, attn_mask=mask)
     check_weights(weights, mask)
@@ -139,7 +139,7 @@ def test_scaled_dot_product_attention_matches_pytorch():
         out, _ = scaled_dot_product_attention(*ours, **kwargs)
         t_kwargs = {k: torch.tensor(v) if k == "attn_mask" else v for k, v in kwargs.items()}
         t_out = torch.nn.functional.scaled_dot_product_attention(*theirs, **t_kwargs)
-        np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), rtol=1e-11, atol=1e-13)
+        np.testing.assert_allclose(out.detach().numpy(), t_out.detach().numpy(), rtol=1e-11, atol=1e-13)
         (out * out).sum().backward()
         (t_out * t_out).sum().backward()
         for a, b in zip(ours, theirs):
@@ -177,10 +177,10 @@ def test_multi_head_attention_matches_pytorch(batch_first):
         t_kwargs = {k: torch.tensor(v) if isinstance(v, np.ndarray) else v
                     for k, v in kwargs.items()}
         t_out, t_weights = theirs(*them, **t_kwargs)
-        np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(weights.numpy(), t_weights.detach().numpy(), rtol=1e-10,
+        np.testing.assert_allclose(out.detach().numpy(), t_out.detach().numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(weights.detach().numpy(), t_weights.detach().numpy(), rtol=1e-10,
                                    atol=1e-12)
-        np.testing.assert_allclose(weights.numpy().sum(-1), 1.0, rtol=1e-12)
+        np.testing.assert_allclose(weights.detach().numpy().sum(-1), 1.0, rtol=1e-12)
         (out * out).sum().backward()
         (t_out * t_out).sum().backward()
         for a, b in zip(mine, them):
@@ -200,9 +200,9 @@ def test_multi_head_attention_masks_shapes_and_gradcheck():
     padding[0, -1] = True
     out, weights = mha(x, x, x, key_padding_mask=padding, average_attn_weights=False)
     assert out.shape == (B, L, E) and weights.shape == (B, heads, L, L)
-    assert np.all(weights.numpy()[0, :, :, -1] == 0)
+    assert np.all(weights.detach().numpy()[0, :, :, -1] == 0)
     _, causal = mha(x, x, x, is_causal=True)
-    assert np.all(np.triu(causal.numpy(), 1) == 0)
+    assert np.all(np.triu(causal.detach().numpy(), 1) == 0)
     out, weights = mha(x[0], x[0], x[0])                   # unbatched
     assert out.shape == (L, E) and weights.shape == (L, L)
     assert mha(x, x, x, need_weights=False)[1] is None
@@ -228,9 +228,9 @@ def test_transformer_encoder_layer_matches_pytorch(norm_first):
     out, weights = ours(gx, src_key_padding_mask=padding, need_weights=True)
     t_out = theirs(tx, src_key_padding_mask=torch.tensor(padding))
     keep = ~padding[:, :, None]                      # PyTorch's fast path zeroes padded rows
-    np.testing.assert_allclose(out.numpy() * keep, t_out.detach().numpy() * keep, rtol=1e-10,
+    np.testing.assert_allclose(out.detach().numpy() * keep, t_out.detach().numpy() * keep, rtol=1e-10,
                                atol=1e-12)
-    assert weights.shape == (B, L, L) and np.all(weights.numpy()[1, :, -1] == 0)
+    assert weights.shape == (B, L, L) and np.all(weights.detach().numpy()[1, :, -1] == 0)
     (out * tg.Tensor(keep.astype(float))).sum().backward()
     (t_out * torch.tensor(keep.astype(float))).sum().backward()
     np.testing.assert_allclose(gx.grad.numpy(), tx.grad.numpy(), rtol=1e-9, atol=1e-12)
@@ -243,8 +243,8 @@ def test_transformer_encoder_layer_gradcheck_and_dropout():
     assert tg.gradcheck(lambda *a: layer(x, is_causal=True), [x] + list(layer.parameters()))
     dropping = TransformerEncoderLayer(4, 2, dim_feedforward=6, dropout=0.5, dtype=F64)
     dropping.load_state_dict(layer.state_dict())
-    assert np.abs(dropping(x).numpy() - layer(x).numpy()).max() > 1e-6
-    np.testing.assert_allclose(dropping.eval()(x).numpy(), layer(x).numpy(), rtol=1e-12)
+    assert np.abs(dropping(x).detach().numpy() - layer(x).detach().numpy()).max() > 1e-6
+    np.testing.assert_allclose(dropping.eval()(x).detach().numpy(), layer(x).detach().numpy(), rtol=1e-12)
 
 
 def test_sinusoidal_positional_encoding():
@@ -270,10 +270,10 @@ def test_attention_modules_run_on_each_device(device):
         context, weights = attn.to(device)(s, h, mask=mask)
         context.sum().backward()
         assert weights.device.startswith(device) and s.grad.device.startswith(device)
-        np.testing.assert_allclose(weights.numpy().sum(-1), 1.0, rtol=1e-6)
+        np.testing.assert_allclose(weights.detach().numpy().sum(-1), 1.0, rtol=1e-6)
     layer = TransformerEncoderLayer(4, 2, dim_feedforward=8, batch_first=True).to(device)
     x = put(B, 3, 4)
     out, weights = layer(x, src_key_padding_mask=np.array([[0, 0, 1], [0, 0, 0]], dtype=bool),
                          need_weights=True)
     out.sum().backward()
-    assert x.grad.device.startswith(device) and np.all(weights.numpy()[0, :, 2] == 0)
+    assert x.grad.device.startswith(device) and np.all(weights.detach().numpy()[0, :, 2] == 0)

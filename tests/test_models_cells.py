@@ -76,11 +76,11 @@ def test_cell_matches_numpy_equations_and_their_numeric_gradients(name):
     loss = sum((o * w).sum() for o, w in zip(outs, weights))
     loss.backward()
 
-    params = {n: p.numpy().copy() for n, p in cell.named_parameters()}
+    params = {n: p.detach().numpy().copy() for n, p in cell.named_parameters()}
     copies = [a.copy() for a in arrays]
     expected = numpy_cell(params, *copies)
     for got, want in zip(outs, expected):
-        np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-12, atol=1e-12)
 
     def numpy_loss():
         return sum(float((o * w).sum()) for o, w in zip(numpy_cell(params, *copies), weights))
@@ -106,7 +106,7 @@ def test_gru_reset_placement_changes_the_result():
     after, before = GRUCell(I, H, dtype=F64), GRUCell(I, H, reset_after=False, dtype=F64)
     before.load_state_dict(after.state_dict())
     x, h = tg.Tensor(rng.standard_normal((B, I))), tg.Tensor(rng.standard_normal((B, H)))
-    assert np.abs(after(x, h).numpy() - before(x, h).numpy()).max() > 1e-3
+    assert np.abs(after(x, h).detach().numpy() - before(x, h).detach().numpy()).max() > 1e-3
 
 
 def test_cells_default_to_a_zero_state_and_accept_unbatched_input():
@@ -115,7 +115,7 @@ def test_cells_default_to_a_zero_state_and_accept_unbatched_input():
     for cell in (RNNCell(I, H), GRUCell(I, H), MUT3Cell(I, H)):
         h = cell(x)
         assert h.shape == (H,)
-        np.testing.assert_allclose(h.numpy(), cell(x, tg.zeros(H)).numpy())
+        np.testing.assert_allclose(h.detach().numpy(), cell(x, tg.zeros(H)).detach().numpy())
     h, c = LSTMCell(I, H)(x)
     assert h.shape == c.shape == (H,)
 
@@ -127,7 +127,7 @@ def test_parameters_are_named_shaped_and_initialised_as_pytorch():
                       "bias_hh": (28,)}
     bound = 1 / math.sqrt(7)
     for p in cell.parameters():
-        values = p.numpy()
+        values = p.detach().numpy()
         assert values.dtype == np.float32
         assert np.abs(values).max() <= bound and values.std() > bound / 4
     assert {n: tuple(p.shape) for n, p in GRUCell(5, 7).named_parameters()}["weight_hh"] == (21, 7)
@@ -145,12 +145,12 @@ def test_highway_matches_numpy_and_gradcheck():
     rng = np.random.default_rng(5)
     for activation in ("relu", "tanh"):
         layer = Highway(H, num_layers=2, activation=activation, gate_bias=-2.0, dtype=F64)
-        assert np.all(layer.gate[0].bias.numpy() == -2.0)
+        assert np.all(layer.gate[0].bias.detach().numpy() == -2.0)
         x = tg.Tensor(rng.standard_normal((B, H)), requires_grad=True)
         y = layer(x)
-        blocks = [(t.weight.numpy(), t.bias.numpy(), g.weight.numpy(), g.bias.numpy())
+        blocks = [(t.weight.detach().numpy(), t.bias.detach().numpy(), g.weight.detach().numpy(), g.bias.detach().numpy())
                   for t, g in zip(layer.transform, layer.gate)]
-        np.testing.assert_allclose(y.numpy(), ref.highway(x.numpy(), blocks, activation),
+        np.testing.assert_allclose(y.detach().numpy(), ref.highway(x.detach().numpy(), blocks, activation),
                                    rtol=1e-12)
         assert tg.gradcheck(lambda *a: layer(x), [x] + list(layer.parameters()))
 
@@ -158,7 +158,7 @@ def test_highway_matches_numpy_and_gradcheck():
 def test_highway_with_closed_gates_carries_its_input():
     layer = Highway(H, gate_bias=-40.0, dtype=F64)
     x = tg.Tensor(np.random.default_rng(6).standard_normal((B, H)))
-    np.testing.assert_allclose(layer(x).numpy(), x.numpy(), atol=1e-12)
+    np.testing.assert_allclose(layer(x).detach().numpy(), x.detach().numpy(), atol=1e-12)
 
 
 # ----------------------------------------------------------------------------- PyTorch
@@ -194,7 +194,7 @@ def test_cell_matches_pytorch(name, batched):
         t_loss, g_loss = (t_out[0] ** 2).sum(), (g_out[0] * g_out[0]).sum()
         pairs = [(tx, gx), (th, gh)]
     for t, g in zip(t_out, g_out):
-        np.testing.assert_allclose(g.numpy(), t.detach().numpy(), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(g.detach().numpy(), t.detach().numpy(), rtol=1e-12, atol=1e-14)
     t_loss.backward()
     g_loss.backward()
     for t, g in pairs:

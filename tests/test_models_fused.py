@@ -32,7 +32,7 @@ def run(kind, fused, state_dict, x, h0, c0, weights, config, device="cpu"):
     loss = sum((o * tg.Tensor(w, device=device)).sum() for o, w in zip(outputs, weights))
     loss.backward()
     grads = [t.grad.numpy() for t in leaves] + [p.grad.numpy() for p in layer.parameters()]
-    return [o.numpy() for o in outputs], grads
+    return [o.detach().numpy() for o in outputs], grads
 
 
 def compare(kind, T, B, I, H, config, seed, device="cpu"):

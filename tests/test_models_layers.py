@@ -79,7 +79,7 @@ def test_layer_matches_pytorch(kind, fused, config):
     for got, want in zip((out, h_n, c_n), (t_out, t_h, t_c)):
         if got is not None:
             assert got.shape == tuple(want.shape)
-            np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-11, atol=1e-13)
+            np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=1e-11, atol=1e-13)
     weighted_loss((out, h_n, c_n), [tg.Tensor(w) for w in weights]).backward()
     sum((o * torch.tensor(w)).sum() for o, w in zip(
         [o for o in (t_out, t_h, t_c) if o is not None], weights)).backward()
@@ -100,10 +100,10 @@ def test_unbatched_input_matches_pytorch(kind):
     x = np.random.default_rng(1).standard_normal((6, 3))
     out, state = ours(tg.Tensor(x))
     t_out, t_state = theirs(torch.tensor(x))
-    np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(out.detach().numpy(), t_out.detach().numpy(), rtol=1e-12)
     h_n, t_h = (state[0], t_state[0]) if kind == "lstm" else (state, t_state)
     assert h_n.shape == (2, 4)
-    np.testing.assert_allclose(h_n.numpy(), t_h.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(h_n.detach().numpy(), t_h.detach().numpy(), rtol=1e-12)
 
 
 # ------------------------------------------------------------------ NumPy re-derivation
@@ -118,7 +118,7 @@ def test_layer_matches_numpy_equations_and_their_numeric_gradients(kind, fused):
     (out, h_n, c_n), leaves = run_ours(layer, kind, x, h0, c0)
     nonlinearity = KINDS[kind][1].get("nonlinearity", "tanh")
     numpy_kind = kind.split("_")[0]
-    params = {n: p.numpy().copy() for n, p in layer.named_parameters()}
+    params = {n: p.detach().numpy().copy() for n, p in layer.named_parameters()}
     arrays = [a.copy() for a in (x, h0, c0) if a is not None]
 
     def forward():
@@ -128,7 +128,7 @@ def test_layer_matches_numpy_equations_and_their_numeric_gradients(kind, fused):
     expected = forward()
     for got, want in zip((out, h_n, c_n), expected):
         if got is not None:
-            np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-12, atol=1e-14)
     weights = [rng.standard_normal(o.shape) for o in expected if o is not None]
     weighted_loss((out, h_n, c_n), [tg.Tensor(w) for w in weights]).backward()
 
@@ -180,7 +180,7 @@ def test_composed_create_graph_gradients_equal_the_first_order_ones(kind):
     graphed = tg.grad(loss, wanted, create_graph=True)
     assert all(g.requires_grad for g in graphed[1:])
     for a, b in zip(plain, graphed):
-        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -281,7 +281,7 @@ def test_no_grad_inference_matches_the_recorded_forward():
     with tg.no_grad():
         out, _ = layer(x)
     assert out._node is None
-    np.testing.assert_allclose(out.numpy(), layer(x)[0].numpy())
+    np.testing.assert_allclose(out.detach().numpy(), layer(x)[0].detach().numpy())
 
 
 # ----------------------------------------------------------------------------- options
@@ -299,11 +299,11 @@ def test_dropout_between_layers_only_while_training():
     plain = make("lstm", num_layers=2)
     plain.load_state_dict(layer.state_dict())
     x = tg.Tensor(np.random.default_rng(8).standard_normal((4, 2, 3)))
-    trained = layer(x)[0].numpy()
-    assert np.abs(trained - plain(x)[0].numpy()).max() > 1e-6
+    trained = layer(x)[0].detach().numpy()
+    assert np.abs(trained - plain(x)[0].detach().numpy()).max() > 1e-6
     assert np.count_nonzero(trained == 0) == 0          # no dropout after the last layer
     layer.eval()
-    np.testing.assert_allclose(layer(x)[0].numpy(), plain(x)[0].numpy())
+    np.testing.assert_allclose(layer(x)[0].detach().numpy(), plain(x)[0].detach().numpy())
 
 
 def test_output_and_state_shapes():

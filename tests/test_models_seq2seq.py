@@ -20,14 +20,14 @@ def test_encoder_ignores_padding_like_packed_sequences(cell):
     assert outputs.shape == (3, 5, 6) and h.shape == (3, 6)
     for b, n in enumerate(LENGTHS):
         alone, (h1, c1) = encoder(tg.Tensor(SRC[b:b + 1, :n]))
-        np.testing.assert_allclose(outputs.numpy()[b, :n], alone.numpy()[0], rtol=1e-12)
-        assert np.all(outputs.numpy()[b, n:] == 0)
-        np.testing.assert_allclose(h.numpy()[b], h1.numpy()[0], rtol=1e-12)
+        np.testing.assert_allclose(outputs.detach().numpy()[b, :n], alone.detach().numpy()[0], rtol=1e-12)
+        assert np.all(outputs.detach().numpy()[b, n:] == 0)
+        np.testing.assert_allclose(h.detach().numpy()[b], h1.detach().numpy()[0], rtol=1e-12)
         if cell == "lstm":
-            np.testing.assert_allclose(c.numpy()[b], c1.numpy()[0], rtol=1e-12)
+            np.testing.assert_allclose(c.detach().numpy()[b], c1.detach().numpy()[0], rtol=1e-12)
     more_padding = np.concatenate([SRC, np.zeros((3, 2), dtype=SRC.dtype)], axis=1)
     again, _ = encoder(tg.Tensor(more_padding), LENGTHS)
-    np.testing.assert_allclose(again.numpy()[:, :5], outputs.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(again.detach().numpy()[:, :5], outputs.detach().numpy(), rtol=1e-12)
 
 
 def test_encoder_matches_pytorch_packed_sequence():
@@ -36,13 +36,13 @@ def test_encoder_matches_pytorch_packed_sequence():
     theirs = torch.nn.GRU(4, 3, num_layers=2, bidirectional=True, batch_first=True).double()
     encoder.rnn.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
     outputs, (h, _) = encoder(tg.Tensor(SRC), LENGTHS)
-    embedded = torch.tensor(encoder.embedding(tg.Tensor(SRC)).numpy())
+    embedded = torch.tensor(encoder.embedding(tg.Tensor(SRC)).detach().numpy())
     packed = torch.nn.utils.rnn.pack_padded_sequence(embedded, torch.tensor(LENGTHS),
                                                      batch_first=True, enforce_sorted=False)
     t_out, t_h = theirs(packed)
     t_out, _ = torch.nn.utils.rnn.pad_packed_sequence(t_out, batch_first=True, total_length=5)
-    np.testing.assert_allclose(outputs.numpy(), t_out.detach().numpy(), rtol=1e-11, atol=1e-13)
-    np.testing.assert_allclose(h.numpy(), torch.cat([t_h[-2], t_h[-1]], -1).detach().numpy(),
+    np.testing.assert_allclose(outputs.detach().numpy(), t_out.detach().numpy(), rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(h.detach().numpy(), torch.cat([t_h[-2], t_h[-1]], -1).detach().numpy(),
                                rtol=1e-11)
 
 
@@ -59,7 +59,7 @@ def test_teacher_forcing_shapes_masks_and_loss(cell, attention, bidirectional):
     if attention is None:
         assert weights is None
     else:
-        w = weights.numpy()
+        w = weights.detach().numpy()
         assert w.shape == (3, 4, 5)
         np.testing.assert_allclose(w.sum(-1), 1.0, rtol=1e-5)
         padded = np.arange(5)[None, :] >= LENGTHS[:, None]
@@ -148,20 +148,20 @@ def test_luong_decoder_feeds_the_attentional_state_back():
     decoder = model.decoder
     run = model.encode(tg.Tensor(SRC), LENGTHS)
     h0 = run["state"]
-    assert np.all(run["feed"].numpy() == 0)
+    assert np.all(run["feed"].detach().numpy() == 0)
     y1 = np.full(3, SOS)
     decoder.step(y1, run)
     h1 = run["state"]
-    np.testing.assert_allclose(h1.numpy(), decoder.cell(
-        F.cat([decoder.embedding(y1), tg.zeros(3, 5, dtype="float64")], -1), h0).numpy())
+    np.testing.assert_allclose(h1.detach().numpy(), decoder.cell(
+        F.cat([decoder.embedding(y1), tg.zeros(3, 5, dtype="float64")], -1), h0).detach().numpy())
     feed, _ = decoder.attention(h1, run["memory"], mask=run["mask"])
-    np.testing.assert_allclose(run["feed"].numpy(), feed.numpy())      # s~_1
+    np.testing.assert_allclose(run["feed"].detach().numpy(), feed.detach().numpy())      # s~_1
     y2 = TGT[:, 1]
     logits, _ = decoder.step(y2, run)
     h2 = decoder.cell(F.cat([decoder.embedding(y2), feed], -1), h1)     # [E y_1; s~_1]
-    np.testing.assert_allclose(run["state"].numpy(), h2.numpy())
+    np.testing.assert_allclose(run["state"].detach().numpy(), h2.detach().numpy())
     s2, _ = decoder.attention(h2, run["memory"], mask=run["mask"])
-    np.testing.assert_allclose(logits.numpy(), decoder.out(s2).numpy())
+    np.testing.assert_allclose(logits.detach().numpy(), decoder.out(s2).detach().numpy())
 
 
 def test_seq2seq_runs_on_each_device(device):

@@ -142,7 +142,7 @@ def test_state_dict_loads_from_numpy_arrays_and_casts():
     net = nn.Linear(3, 2)
     weights = {"weight": np.arange(6, dtype=np.float64).reshape(2, 3), "bias": np.zeros(2)}
     net.load_state_dict(weights)
-    assert net.weight.dtype == tg.float32 and net.weight.numpy().tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert net.weight.dtype == tg.float32 and net.weight.detach().numpy().tolist() == [[0, 1, 2], [3, 4, 5]]
 
 
 # ------------------------------------------------------------ modes and conversions
@@ -203,20 +203,20 @@ def test_repr_is_the_module_tree():
 def test_linear_forward_is_x_wt_plus_b(device):
     layer = nn.Linear(5, 3, device=device)
     x = tg.randn(2, 4, 5, device=device)
-    expected = x.numpy() @ layer.weight.numpy().T + layer.bias.numpy()
-    np.testing.assert_allclose(layer(x).numpy(), expected, rtol=1e-6, atol=1e-6)
+    expected = x.detach().numpy() @ layer.weight.detach().numpy().T + layer.bias.detach().numpy()
+    np.testing.assert_allclose(layer(x).detach().numpy(), expected, rtol=1e-6, atol=1e-6)
     bound = 1 / math.sqrt(5)
-    assert np.abs(layer.weight.numpy()).max() <= bound and np.abs(layer.bias.numpy()).max() <= bound
+    assert np.abs(layer.weight.detach().numpy()).max() <= bound and np.abs(layer.bias.detach().numpy()).max() <= bound
     with pytest.raises(tg.OpError, match="last dimension is 4"):
         layer(tg.randn(2, 4, device=device))
 
 
 def test_embedding_picks_rows_and_freezes_the_padding_row(device):
     layer = nn.Embedding(6, 3, padding_idx=2, device=device)
-    assert not layer.weight.numpy()[2].any()
+    assert not layer.weight.detach().numpy()[2].any()
     tokens = np.array([[1, 2, 5], [2, 2, 0]])
     out = layer(tg.tensor(tokens, device=device))
-    np.testing.assert_array_equal(out.numpy(), layer.weight.numpy()[tokens])
+    np.testing.assert_array_equal(out.detach().numpy(), layer.weight.detach().numpy()[tokens])
     (out * tg.randn(2, 3, 3, device=device)).sum().backward()
     grad = layer.weight.grad.numpy()
     assert not grad[2].any() and grad[[0, 1, 5]].any(axis=1).all() and not grad[[3, 4]].any()
@@ -228,11 +228,11 @@ def test_layer_norm_normalises_over_the_last_dimensions(device):
         layer.weight.copy_(tg.randn(3, 4, device=device).data)
         layer.bias.copy_(tg.randn(3, 4, device=device).data)
     x = tg.randn(2, 3, 4, device=device) * 3.0 + 1.0
-    data = x.numpy().astype(np.float64)
+    data = x.detach().numpy().astype(np.float64)
     mean = data.mean(axis=(1, 2), keepdims=True)
     var = data.var(axis=(1, 2), keepdims=True)
-    expected = (data - mean) / np.sqrt(var + 1e-3) * layer.weight.numpy() + layer.bias.numpy()
-    np.testing.assert_allclose(layer(x).numpy(), expected, rtol=1e-5, atol=1e-5)
+    expected = (data - mean) / np.sqrt(var + 1e-3) * layer.weight.detach().numpy() + layer.bias.detach().numpy()
+    np.testing.assert_allclose(layer(x).detach().numpy(), expected, rtol=1e-5, atol=1e-5)
     plain = nn.LayerNorm(4, elementwise_affine=False)
     assert plain.weight is None and list(plain.parameters()) == []
     with pytest.raises(tg.OpError, match="does not end with"):
@@ -280,7 +280,7 @@ def _compare(torch, ours, theirs, x_np, params, rtol=1e-10, integer_input=False)
     x = tg.tensor(x_np) if integer_input else tg.tensor(x_np, requires_grad=True)
     tx = torch.tensor(x_np) if integer_input else torch.tensor(x_np, requires_grad=True)
     y, ty = ours(x), theirs(tx)
-    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=rtol, atol=rtol)
     weights = np.random.default_rng(0).standard_normal(y.shape)
     (y * tg.tensor(weights)).sum().backward()
     (ty * torch.tensor(weights)).sum().backward()

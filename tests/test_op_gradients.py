@@ -1115,7 +1115,7 @@ def test_forward_and_vjp(device, name, data):
         want = np.asarray(want)
         assert got.shape == want.shape, f"{name}: shape {got.shape}, NumPy gives {want.shape}"
         assert got.dtype == want.dtype, f"{name}: dtype {got.dtype}, NumPy gives {want.dtype}"
-        np.testing.assert_allclose(got.numpy(), want, rtol=1e-10, atol=1e-12, err_msg=name)
+        np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-10, atol=1e-12, err_msg=name)
     missing = set(case_.ops) - _recorded_ops(outputs)
     assert not missing, f"{name}: expected {sorted(missing)} on the tape"
     assert tg.gradcheck(f, inputs, **example.tolerance)
@@ -1140,7 +1140,7 @@ def test_ops_do_not_mutate(device, name, data):
     before = [a.copy() for a in example.inputs]
     inputs = _tensors(example, device)
     outputs = _as_tuple(example.build(device)(*inputs))
-    outputs_before = [o.numpy().copy() for o in outputs]
+    outputs_before = [o.detach().numpy().copy() for o in outputs]
     rng = np.random.default_rng(0)
     seeds = [rng.standard_normal(o.shape).astype(o.dtype) for o in outputs]
     seeds_before = [s.copy() for s in seeds]
@@ -1150,12 +1150,12 @@ def test_ops_do_not_mutate(device, name, data):
                 allow_unused=True)
     for i, (array, tensor, saved) in enumerate(zip(example.inputs, inputs, before)):
         np.testing.assert_array_equal(array, saved, err_msg=f"{name}: input array {i} changed")
-        np.testing.assert_array_equal(tensor.numpy(), saved,
+        np.testing.assert_array_equal(tensor.detach().numpy(), saved,
                                       err_msg=f"{name}: input tensor {i} changed")
     for i, (o, saved) in enumerate(zip(outputs, outputs_before)):
-        np.testing.assert_array_equal(o.numpy(), saved, err_msg=f"{name}: output {i} changed")
+        np.testing.assert_array_equal(o.detach().numpy(), saved, err_msg=f"{name}: output {i} changed")
     for i, ((_, s), saved) in enumerate(zip(live, seeds_before)):
-        np.testing.assert_array_equal(s.numpy(), saved,
+        np.testing.assert_array_equal(s.detach().numpy(), saved,
                                       err_msg=f"{name}: incoming gradient {i} changed")
 
 

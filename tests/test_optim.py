@@ -133,7 +133,7 @@ def test_update_rule_matches_numpy_rederivation(cls, reference, config, device):
     p0, a, b = problem()
     p, opt = run_tg(cls, config, p0, a, b, device=device)
     expected = reference(p0.copy(), lambda q: 2 * a * q + b, STEPS, **config)
-    np.testing.assert_allclose(p.numpy(), expected, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(p.detach().numpy(), expected, rtol=1e-11, atol=1e-13)
     assert p.device == tg.Tensor(0.0, device=device).device
 
 
@@ -151,7 +151,7 @@ def test_update_rule_matches_torch(cls, reference, config):
             ((tp * tp * ta).sum() + (tp * tb).sum()).backward()
             topt.step()
         assert p.dtype == dtype
-        np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=rtol, atol=rtol * 1e-2)
+        np.testing.assert_allclose(p.detach().numpy(), tp.detach().numpy(), rtol=rtol, atol=rtol * 1e-2)
 
 
 def test_param_groups_have_their_own_hyperparameters_as_torch():
@@ -173,8 +173,8 @@ def test_param_groups_have_their_own_hyperparameters_as_torch():
         ((tp * tp * torch.tensor(a)).sum() + (tp * torch.tensor(b)).sum()
          + (tq * tq * torch.tensor(c)).sum() + (tq * torch.tensor(d)).sum()).backward()
         topt.step()
-    np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-12)
-    np.testing.assert_allclose(q.numpy(), tq.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(p.detach().numpy(), tp.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(q.detach().numpy(), tq.detach().numpy(), rtol=1e-12)
     assert "momentum_buffer" not in opt.state.get(q, {})
 
 
@@ -183,11 +183,11 @@ def test_step_updates_parameters_in_place_and_bumps_their_version(device):
     weight, array = model.weight, model.weight.data
     opt = optim.Adam(model.parameters(), lr=0.1)
     (model(tg.randn(2, 4, device=device)) ** 2).sum().backward()
-    before, version = weight.numpy().copy(), weight.version
+    before, version = weight.detach().numpy().copy(), weight.version
     opt.step()
     assert model.weight is weight and weight.data is array       # same objects, new values
     assert weight.version > version
-    assert not np.array_equal(weight.numpy(), before)
+    assert not np.array_equal(weight.detach().numpy(), before)
     assert tg.is_grad_enabled()                                   # step left grad mode on
 
 
@@ -270,7 +270,7 @@ def test_state_dict_round_trip_continues_identically(cls, config):
     assert state["param_groups"][0]["params"] == [0]
     assert all(isinstance(v, (tg.Tensor, int)) for v in state["state"][0].values())
 
-    q = tg.nn.Parameter(tg.tensor(p.numpy().copy()))
+    q = tg.nn.Parameter(tg.tensor(p.detach().numpy().copy()))
     resumed = cls([q], lr=123.0)                 # hyper-parameters come from the state dict
     resumed.load_state_dict(copy.deepcopy(state))
     assert resumed.param_groups[0]["lr"] == config["lr"]
@@ -280,11 +280,11 @@ def test_state_dict_round_trip_continues_identically(cls, config):
             o.zero_grad()
             tg_loss(param, at, bt).backward()
             o.step()
-    assert np.array_equal(p.numpy(), q.numpy())
+    assert np.array_equal(p.detach().numpy(), q.detach().numpy())
     for key, value in opt.state[p].items():      # buffers were copied, not shared
         other = resumed.state[q][key]
         if isinstance(value, tg.Tensor):
-            assert other.data is not value.data and np.array_equal(other.numpy(), value.numpy())
+            assert other.data is not value.data and np.array_equal(other.detach().numpy(), value.detach().numpy())
         else:
             assert other == value
 
@@ -325,7 +325,7 @@ def test_loads_a_torch_optimizer_state_dict_and_continues_like_torch():
         opt.zero_grad()
         tg_loss(p, tg.tensor(a), tg.tensor(b)).backward()
         opt.step()
-    np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(p.detach().numpy(), tp.detach().numpy(), rtol=1e-12)
 
 
 # ------------------------------------------------------------ clipping

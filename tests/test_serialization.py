@@ -26,7 +26,7 @@ def _assert_identical(saved, loaded, where="obj"):
     if isinstance(saved, tg.Tensor):
         assert loaded.requires_grad == saved.requires_grad, where
         assert loaded.name == saved.name, where
-        assert _bits(loaded.numpy()) == _bits(saved.numpy()), where
+        assert _bits(loaded.detach().numpy()) == _bits(saved.detach().numpy()), where
     elif isinstance(saved, (np.ndarray, np.generic)):
         assert _bits(loaded) == _bits(saved), where
     elif isinstance(saved, dict):
@@ -395,17 +395,25 @@ def test_a_header_claiming_a_huge_array_is_refused_before_allocating(tmp_path, m
 
 @pytest.mark.parametrize("make", [hostile_files.fifo, hostile_files.link_to_dev_zero])
 def test_only_regular_files_are_read(tmp_path, make):
+    """At once: a FIFO would block the open, /dev/zero would be read forever (so the load
+    runs in a child process with a deadline)."""
+    import subprocess
+    import sys
     path = make(tmp_path / "special.ckpt")
-    with pytest.raises(CheckpointError, match="not a regular file"):
-        tg.load(path)                               # at once: neither blocks nor reads forever
+    probe = ("import sys, tinygrad_rnn as tg\n"
+             "try:\n    tg.load(sys.argv[1])\n"
+             "except tg.CheckpointError as error:\n    print(error)")
+    result = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True,
+                            text=True, timeout=60)
+    assert "not a regular file" in result.stdout, result.stderr[-300:]
 
 
 def test_hostile_generator_writes_every_file(tmp_path):
     written = hostile_files.write_all(str(tmp_path))
     assert set(written) == set(hostile_files.MAKERS)
     for name, path in written.items():
-        if name.startswith(("hidden", "layers")):
-            continue                           # loadable archives; the charlm CLI refuses them
+        if name.startswith(("hidden", "layers", "fifo", "dev_zero")):
+            continue        # loadable archives the charlm CLI refuses; special files: above
         with pytest.raises(CheckpointError):
             tg.load(path, max_entry_bytes=2**20)
 
@@ -461,3 +469,26 @@ def test_the_generator_state_round_trips_through_a_checkpoint(tmp_path):
     tg.manual_seed(99)
     tg.set_rng_state(tg.load(tmp_path / "rng")["rng"])
     assert tg.randn(4).tolist() == expected
+
+
+def test_a_save_is_synced_to_disk_before_the_rename_and_the_folder_after(tmp_path, monkeypatch):
+    """The real fsync and rename run; the spies only record their order and targets."""
+    import stat as stat_module
+    from tinygrad_rnn import serialization
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(descriptor):
+        kind = "folder" if stat_module.S_ISDIR(os.fstat(descriptor).st_mode) else "file"
+        events.append(f"fsync {kind}")
+        return real_fsync(descriptor)
+
+    def replace(source, target):
+        events.append("rename")
+        return real_replace(source, target)
+
+    monkeypatch.setattr(serialization.os, "fsync", fsync)
+    monkeypatch.setattr(serialization.os, "replace", replace)
+    tg.save({"w": tg.zeros(3)}, tmp_path / "ck")
+    assert events == ["fsync file", "rename", "fsync folder"]
+    assert tg.load(tmp_path / "ck")["w"].tolist() == [0.0, 0.0, 0.0]

@@ -26,7 +26,7 @@ def test_facts_and_conversions():
     assert (x.shape, x.ndim, x.size, x.size(), x.size(1)) == ((2, 3), 2, 6, (2, 3), 3)
     assert x.device == "cpu" and x.is_leaf and x.requires_grad and x.grad is None
     assert x.tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
-    assert isinstance(x.numpy(), np.ndarray) and x.sum().item() == 15.0
+    assert isinstance(x.detach().numpy(), np.ndarray) and x.sum().item() == 15.0
     assert x.detach().requires_grad is False
     assert "requires_grad=True" in repr(x) and "grad_fn=<mul>" in repr(x * 2.0)
 

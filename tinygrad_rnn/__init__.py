@@ -21,7 +21,7 @@ from .engine import grad
 from .errors import AnomalyError, BackwardError, OpError
 from .function import Function
 from .functional import cat, concat, stack, where
-from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .tape import Tape, graph_tensors, scope, tape
 from . import autograd, functional, nn
@@ -32,10 +32,11 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    # tg.viz is imported on first use, so importing the core never needs graphviz
-    if name == "viz":
+    # tg.viz is imported on first use, so importing the core never needs graphviz; tg.models
+    # too, because the models import the core (an eager import here would be a cycle)
+    if name in ("viz", "models"):
         import importlib
-        return importlib.import_module(".viz", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'tinygrad_rnn' has no attribute {name!r}")
 
 
@@ -63,6 +64,31 @@ def clamp(x, min=None, max=None): return x.clamp(min, max)
 clip = clamp
 
 
+def log1p(x): return x.log1p()
+def expm1(x): return x.expm1()
+def sign(x): return x.sign()
+def square(x): return x.square()
+def erf(x): return x.erf()
+def prod(x, dim=None, keepdim: bool = False): return x.prod(dim, keepdim)
+def std(x, dim=None, keepdim: bool = False, *, correction: int = 1):
+    return x.std(dim, keepdim, correction=correction)
+def var(x, dim=None, keepdim: bool = False, *, correction: int = 1):
+    return x.var(dim, keepdim, correction=correction)
+def norm(x, p=2, dim=None, keepdim: bool = False): return x.norm(p, dim, keepdim)
+def amax(x, dim=(), keepdim: bool = False): return x.amax(dim, keepdim)
+def amin(x, dim=(), keepdim: bool = False): return x.amin(dim, keepdim)
+def argmax(x, dim=None, keepdim: bool = False): return x.argmax(dim, keepdim)
+def argmin(x, dim=None, keepdim: bool = False): return x.argmin(dim, keepdim)
+def cumsum(x, dim: int): return x.cumsum(dim)
+def gather(x, dim: int, index): return x.gather(dim, index)
+def scatter_add(x, dim: int, index, src): return x.scatter_add(dim, index, src)
+def index_select(x, dim: int, index): return x.index_select(dim, index)
+def masked_fill(x, mask, value): return x.masked_fill(mask, value)
+def tril(x, diagonal: int = 0): return x.tril(diagonal)
+def triu(x, diagonal: int = 0): return x.triu(diagonal)
+def flip(x, dims): return x.flip(*((dims,) if isinstance(dims, int) else dims))
+def roll(x, shifts, dims=None): return x.roll(shifts, dims)
+def unbind(x, dim: int = 0): return x.unbind(dim)
 def split(x, split_size_or_sections, dim: int = 0): return x.split(split_size_or_sections, dim)
 def chunk(x, chunks: int, dim: int = 0): return x.chunk(chunks, dim)
 def sum(x, dim=None, keepdim: bool = False): return x.sum(dim, keepdim)
@@ -72,7 +98,7 @@ def logsumexp(x, dim=None, keepdim: bool = False): return x.logsumexp(dim, keepd
 
 __all__ = [
     "Tensor", "Function", "Tape", "tape", "scope", "graph_tensors",
-    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "grad",
+    "no_grad", "enable_grad", "inference_mode", "set_grad_enabled", "is_grad_enabled", "grad",
     "gradcheck", "gradgradcheck", "GradcheckError", "detect_anomaly",
     "OpError", "BackwardError", "AnomalyError",
     "zeros", "ones", "full", "arange", "randn", "rand", "zeros_like", "ones_like", "eye",
@@ -80,6 +106,9 @@ __all__ = [
     "float16", "float32", "float64", "int32", "int64", "bool_",
     "cat", "concat", "stack", "where", "maximum", "minimum", "exp", "log", "sqrt", "tanh",
     "sigmoid", "relu", "abs", "sin", "cos", "matmul", "clamp", "clip", "split", "chunk",
-    "sum", "mean", "logsumexp", "functional", "nn", "autograd",
+    "sum", "mean", "logsumexp", "functional", "nn", "autograd", "log1p", "expm1", "sign",
+    "square", "erf", "prod", "std", "var", "norm", "amax", "amin", "argmax", "argmin", "cumsum",
+    "gather", "scatter_add", "index_select", "masked_fill", "tril", "triu", "flip", "roll",
+    "unbind",
     "optim", "save", "load", "CheckpointError",
 ]

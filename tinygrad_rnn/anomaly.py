@@ -56,7 +56,7 @@ def check_forward(node, out) -> None:
                            f"output {tuple(out.shape)}; the op was created at {node.site}")
 
 
-def checked_backward(node, gy, y):
+def checked_backward(node, gy, y, label=None):
     """Run one VJP and check its gradients; the ops inside it are not checked one by one,
     so a bad gradient is blamed on the VJP that made it, not on a helper op within."""
     STATE.anomaly = False
@@ -66,7 +66,8 @@ def checked_backward(node, gy, y):
         STATE.anomaly = True
     for i, g in enumerate(grads):
         if g is not None and not _finite(g.data):
+            from .function import _where
             raise AnomalyError(
-                f"detect_anomaly: the backward of {node.name} (tape entry %{node.seq}) produced "
+                f"detect_anomaly: the backward of {node.name} (tape entry {_where(y, label)}) produced "
                 f"NaN or Inf in the gradient of its input {i}; the op was created at {node.site}")
     return grads

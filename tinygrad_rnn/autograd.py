@@ -55,15 +55,15 @@ class GradFn:
 
     @property
     def next_functions(self) -> tuple:
-        from .engine import _history_at
+        from .engine import _history_at, _saved_version
         node = self._node
         if node.inputs is None:
             raise RuntimeError(f"{self.name()}: its graph was freed by backward; pass "
                                "retain_graph=True to walk it afterwards")
         edges = []
-        for i, x in enumerate(node.inputs):
+        for x in node.inputs:
             if isinstance(x, Tensor) and x._previous is not None:
-                x = _history_at(x, node.versions[i] if node.versions is not None else 0)
+                x = _history_at(x, _saved_version(node, x))
             edges.append((_grad_fn_of(x), 0))
         return tuple(edges)
 

@@ -1,5 +1,6 @@
 """Tensor factories (PyTorch's names): zeros, ones, full, arange, eye, randn, rand and the
-``*_like`` forms; ``manual_seed`` makes the random ones repeatable on every device."""
+``*_like`` forms; ``manual_seed`` makes the random ones repeatable on every device. Each takes
+``name=`` (shown by ``tg.tape`` and the drawings), as ``Tensor(..., name=)`` does."""
 from __future__ import annotations
 
 from .backends import backend_for_device, manual_seed as _seed_backends
@@ -7,12 +8,13 @@ from .device import target_device
 from .tensor import Tensor, _shape_arg
 
 
-def _new(make, shape, dtype, device, requires_grad) -> Tensor:
+def _new(make, shape, dtype, device, requires_grad, name=None) -> Tensor:
     device = target_device(None, device)
     backend = backend_for_device(device)
     dtype = backend.xp.dtype(dtype) if dtype is not None else backend.xp.float32
     data = make(backend, tuple(int(s) for s in shape), dtype, device)
     out = Tensor._make(data)
+    out.name = name
     if requires_grad:
         out.requires_grad_(True)
     return out
@@ -22,36 +24,39 @@ def _place(backend, array, device):
     return backend.asarray(array, device=device)
 
 
-def zeros(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def zeros(*shape, dtype=None, device=None, requires_grad: bool = False,
+          name: str | None = None) -> Tensor:
     return _new(lambda b, s, d, dev: _place(b, b.xp.zeros(s, dtype=d), dev),
-                _shape_arg(shape), dtype, device, requires_grad)
+                _shape_arg(shape), dtype, device, requires_grad, name)
 
 
-def ones(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def ones(*shape, dtype=None, device=None, requires_grad: bool = False,
+         name: str | None = None) -> Tensor:
     return _new(lambda b, s, d, dev: _place(b, b.xp.ones(s, dtype=d), dev),
-                _shape_arg(shape), dtype, device, requires_grad)
+                _shape_arg(shape), dtype, device, requires_grad, name)
 
 
-def full(shape, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def full(shape, fill_value, dtype=None, device=None, requires_grad: bool = False,
+         name: str | None = None) -> Tensor:
     return _new(lambda b, s, d, dev: _place(b, b.xp.full(s, fill_value, dtype=d), dev),
-                _shape_arg((shape,)), dtype, device, requires_grad)
+                _shape_arg((shape,)), dtype, device, requires_grad, name)
 
 
 def eye(n: int, m: int | None = None, dtype=None, device=None,
-        requires_grad: bool = False) -> Tensor:
+        requires_grad: bool = False, name: str | None = None) -> Tensor:
     return _new(lambda b, s, d, dev: _place(b, b.xp.eye(n, m, dtype=d), dev),
-                (), dtype, device, requires_grad)
+                (), dtype, device, requires_grad, name)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None,
-           requires_grad: bool = False) -> Tensor:
+           requires_grad: bool = False, name: str | None = None) -> Tensor:
     """Like PyTorch: integers give int64, any float argument gives float32."""
     if end is None:
         start, end = 0, start
     if dtype is None:
         dtype = "float32" if any(isinstance(v, float) for v in (start, end, step)) else "int64"
     return _new(lambda b, s, d, dev: _place(b, b.xp.arange(start, end, step, dtype=d), dev),
-                (), dtype, device, requires_grad)
+                (), dtype, device, requires_grad, name)
 
 
 def _sampled(draw):
@@ -67,30 +72,35 @@ def _sampled(draw):
     return make
 
 
-def randn(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def randn(*shape, dtype=None, device=None, requires_grad: bool = False,
+          name: str | None = None) -> Tensor:
     """Standard normal samples from the device's seeded generator."""
     return _new(_sampled(lambda g, s, d: g.standard_normal(s, dtype=d)),
-                _shape_arg(shape), dtype, device, requires_grad)
+                _shape_arg(shape), dtype, device, requires_grad, name)
 
 
-def rand(*shape, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def rand(*shape, dtype=None, device=None, requires_grad: bool = False,
+         name: str | None = None) -> Tensor:
     """Uniform samples in [0, 1) from the device's seeded generator."""
     return _new(_sampled(lambda g, s, d: g.random(s, dtype=d)),
-                _shape_arg(shape), dtype, device, requires_grad)
+                _shape_arg(shape), dtype, device, requires_grad, name)
 
 
-def zeros_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def zeros_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False,
+               name: str | None = None) -> Tensor:
     return zeros(x.shape, dtype=dtype or x.dtype, device=device or x.device,
-                 requires_grad=requires_grad)
+                 requires_grad=requires_grad, name=name)
 
 
-def ones_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+def ones_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False,
+              name: str | None = None) -> Tensor:
     return ones(x.shape, dtype=dtype or x.dtype, device=device or x.device,
-                requires_grad=requires_grad)
+                requires_grad=requires_grad, name=name)
 
 
-def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
+def tensor(data, dtype=None, device=None, requires_grad: bool = False,
+           name: str | None = None) -> Tensor:
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device, name=name)
 
 
 def manual_seed(seed: int) -> None:

@@ -39,16 +39,16 @@ def run_backward(roots: Sequence[Tensor], root_grads, retain_graph: bool = False
 
     # The walk allocates many short-lived objects but never a reference cycle, so the cyclic
     # collector would only rescan the (large) graph again and again: pause it meanwhile.
+    handed: set = set()      # ids of gradient tensors someone else holds (roots, retained)
     collecting = gc.isenabled()
     gc.disable()
     try:
         _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pending,
-              leaf_grads, heap, observer)
+              leaf_grads, heap, observer, handed)
     finally:
         if collecting:
             gc.enable()
 
-    handed: set = set()
     for leaf, grad in leaf_grads.values():
         if leaf._hooks:
             grad = leaf._run_hooks(grad)
@@ -58,19 +58,23 @@ def run_backward(roots: Sequence[Tensor], root_grads, retain_graph: bool = False
             found[wanted_ids[id(leaf)]] = grad
         if accumulate:
             if leaf.grad is None:
-                leaf.grad = _own(grad, handed)
-            elif create_graph or leaf.grad.requires_grad or leaf.grad.shape != grad.shape:
+                leaf.grad = _own(grad, handed, create_graph)
+            elif (create_graph or leaf.grad.requires_grad or leaf.grad.shape != grad.shape
+                  or not getattr(leaf.grad.data.flags, "writeable", True)):
                 leaf.grad = leaf.grad + grad
             else:   # in place, as torch: g = x.grad sees later backward calls too
                 leaf.grad.data += grad.data
                 leaf.grad._bump()
-    return [None if g is None else _own(g, handed) for g in found]
+    return [None if g is None else _own(g, handed, create_graph) for g in found]
 
 
-def _own(grad: Tensor, handed: set) -> Tensor:
+def _own(grad: Tensor, handed: set, create_graph: bool) -> Tensor:
     """``grad`` as a tensor nobody else holds, in writable memory of its own: a VJP may hand one
-    tensor to several inputs, or a read-only broadcast view."""
+    tensor to several inputs (or pass on the caller's root gradient), or a read-only broadcast
+    view. Without create_graph a copy, as always; with it, a differentiable clone if needed."""
     data = grad.data
+    if not create_graph:
+        return Tensor._make(data.copy())
     if (id(grad) in handed or getattr(data, "base", None) is not None
             or not getattr(data.flags, "writeable", True)):
         grad = grad.clone() if grad.requires_grad else Tensor._make(data.copy())
@@ -79,43 +83,90 @@ def _own(grad: Tensor, handed: set) -> Tensor:
 
 
 def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pending,
-          leaf_grads, heap, observer) -> None:
+          leaf_grads, heap, observer, handed) -> None:
+    # Entries are released when the walk ends, not one by one: an error raised half-way
+    # then still numbers its entry as print(tg.tape(root)) does (the same %k), because the
+    # graph is whole until then. The forward's values are all alive when backward starts, so
+    # holding them to the end should barely move the peak (reasoned, not measured).
+    done: list = []
+
+    def label(y) -> str:
+        from .tape import entry_label
+        return entry_label(roots, y)
+
+    try:
+        _visit(roots, root_grads, create_graph, wanted_ids, found, pending, leaf_grads, heap,
+               observer, handed, done, label)
+    finally:
+        if not retain_graph and done:
+            for node in done:
+                node.release()
+            _RELEASED[0] = max(_RELEASED[0], max(node.seq for node in done))
+
+
+def _visit(roots, root_grads, create_graph, wanted_ids, found, pending, leaf_grads, heap,
+           observer, handed, done, label) -> None:
     with set_grad_enabled(create_graph):
         for root, grad in zip(roots, _root_gradients(roots, root_grads)):
+            handed.add(id(grad))
             _deliver(root, grad, pending, leaf_grads, heap)
         while heap:
             _, y = heapq.heappop(heap)
             node = y._node
             gy = pending.pop(node)
             if node.inputs is None:
-                raise BackwardError(
-                    f"backward through {node.name} (tape entry %{node.seq}) a second time: its "
-                    "saved values were freed by an earlier backward; pass retain_graph=True to "
-                    "the first backward to backward twice")
+                raise _freed(node, y, label, roots)
             if y._hooks:
                 gy = y._run_hooks(gy)
             if y._retains_grad:
                 y.grad = gy if y.grad is None else y.grad + gy
+                handed.add(id(gy))
             if wanted_ids and id(y) in wanted_ids:
                 found[wanted_ids[id(y)]] = gy
+                handed.add(id(gy))
             if node.edit_stamp != STATE.inplace_edits:   # something was edited in place since
-                node.check_versions(y)
+                node.check_versions(y, label)
             if STATE.anomaly:
                 from .anomaly import checked_backward
-                grads = checked_backward(node, gy, y)
+                grads = checked_backward(node, gy, y, label)
             else:
                 grads = node.backward(gy, y)
-            for i, (x, gx) in enumerate(zip(node.inputs, grads)):
-                if gx is None or not isinstance(x, Tensor):
-                    continue
-                if x._previous is not None:       # rebased by an in-place op since recorded
-                    x = _history_at(x, node.versions[i] if node.versions is not None else 0)
-                if x.requires_grad:
-                    _deliver(x, gx, pending, leaf_grads, heap)
+            for x, gx in zip(node.inputs, grads):
+                if gx is not None and isinstance(x, Tensor):
+                    if x._previous is not None:   # rebased by an in-place op since recorded
+                        x = _history_at(x, _saved_version(node, x))
+                    if x.requires_grad:
+                        _deliver(x, gx, pending, leaf_grads, heap)
             if observer is not None:
                 observer(y, gy, grads)
-            if not retain_graph:
-                node.release()
+            done.append(node)
+
+
+_RELEASED = [-1]   # the latest tape position an earlier backward released
+
+
+def _freed(node, y: Tensor, label, roots) -> BackwardError:
+    """A second backward through a freed entry. From a root recorded after that backward (a
+    fresh graph), the usual cause is a tensor carried over from an earlier graph (truncated
+    BPTT's hidden state) that was not detached: the fix is detach(), not retain_graph."""
+    fresh = all(r._node is not None and r._node.seq > _RELEASED[0] for r in roots)
+    if not fresh:
+        return BackwardError(
+            f"backward through {node.name} (tape entry {label(y)}) a second time: its saved "
+            "values were freed by an earlier backward; pass retain_graph=True to the first "
+            "backward to backward twice")
+    return BackwardError(
+        f"backward reached {node.name} (tape entry {label(y)}), whose saved values an earlier "
+        "backward already freed: a tensor from an earlier graph feeds this one (in truncated "
+        "BPTT, the hidden state carried into the next window); detach it where it is carried "
+        "over (h = h.detach()) so gradients stop there")
+
+
+def _saved_version(node, x: Tensor) -> int:
+    """The version of input x when ``node`` was recorded."""
+    if node.versions is None:
+        return 0
+    return next(v for t, v in zip(node.inputs, node.versions) if t is x)
 
 
 def _history_at(x: Tensor, version: int) -> Tensor:

@@ -101,16 +101,17 @@ class Function:
         return OpError(f"{self.name}: cannot apply to {shapes}"
                        + (f" ({reason})" if reason else ""))
 
-    def check_versions(self, y: Tensor) -> None:
-        """Raise if a value backward needs was changed in place after it was recorded."""
+    def check_versions(self, y: Tensor, label=None) -> None:
+        """Raise if a value backward needs was changed in place after it was recorded.
+        ``label(y)`` names the entry as the tape printout numbers it (``%k``)."""
         if self.saves_inputs:
             for i, value in enumerate(self.inputs):
                 if isinstance(value, Tensor):
                     saved = self.versions[i] if self.versions is not None else 0
                     if value.version != saved:
-                        raise _modified(self, f"input {i}", saved, value.version)
+                        raise _modified(self, _where(y, label), f"input {i}", saved, value.version)
         if self.uses_output and y.version:
-            raise _modified(self, "output", 0, y.version)
+            raise _modified(self, _where(y, label), "output", 0, y.version)
 
     def release(self) -> None:
         """Drop what backward needed; a later backward through here raises. An entry that
@@ -132,9 +133,16 @@ def _link_view(out: Tensor, source, function: "Function") -> None:
         out._view_of = (source, function)
 
 
-def _modified(function: Function, which: str, saved: int, now: int):
+def _where(y: Tensor, label) -> str:
+    if label is None:
+        from .tape import entry_label
+        return entry_label(y, y)
+    return label(y)
+
+
+def _modified(function: Function, where: str, which: str, saved: int, now: int):
     from .errors import BackwardError
     return BackwardError(
-        f"{function.name} (tape entry %{function.seq}): its {which} was modified in place after "
+        f"{function.name} (tape entry {where}): its {which} was modified in place after "
         f"it was recorded (saved at version {saved}, now version {now}), so its gradient would be "
         "wrong; clone the tensor before changing it, or recompute the forward pass")

@@ -67,12 +67,20 @@ class _GradMode:
         return generator
 
 
-class no_grad(_GradMode):
+class _NoArgumentMode(_GradMode):
+    """``@no_grad()`` and, as torch 2 allows, ``@no_grad`` without the call."""
+
+    def __new__(cls, function=None):
+        manager = super().__new__(cls)
+        return manager if function is None else manager(function)
+
+
+class no_grad(_NoArgumentMode):
     """Nothing inside is recorded: for evaluation, sampling and optimizer updates."""
     mode = False
 
 
-class enable_grad(_GradMode):
+class enable_grad(_NoArgumentMode):
     """Recording back on, e.g. inside a no_grad region."""
     mode = True
 
@@ -92,6 +100,21 @@ class set_grad_enabled(_GradMode):
     def __call__(self, function):
         STATE.grad_enabled = self.previous   # as a decorator: only inside the function
         return super().__call__(function)
+
+
+class inference_mode(_GradMode):
+    """torch's ``inference_mode``: here the same as ``no_grad`` (nothing recorded inside);
+    ``inference_mode(False)`` leaves recording as it is."""
+
+    def __init__(self, mode: bool = True):
+        self.enabled = bool(mode)
+
+    @property
+    def mode(self) -> bool:
+        return False if self.enabled else STATE.grad_enabled
+
+    def _fresh(self) -> "inference_mode":
+        return inference_mode(self.enabled)
 
 
 def is_grad_enabled() -> bool:

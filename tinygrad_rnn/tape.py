@@ -5,6 +5,13 @@
     %1 = mul(%0, 1.0001)     (4,) float32
     %2 = sum(%1)             () float32
 
+One numbering: ``%k`` is the k-th line of this printout (leaves first, then the entries in
+execution order), counted per graph from 0. The drawings (``viz.draw(..., verbose=True)``,
+the backward frames) and the backward errors use the same numbers, so a message's
+``tape entry %5`` is line ``%5`` of ``print(tg.tape(loss))``. A backward that frees the
+graph (no ``retain_graph``) leaves only the entries it can still reach: printed afterwards,
+the tape is shorter and numbered again from 0.
+
 Also ``scope``: tag the ops recorded inside a block (e.g. one time step), so that
 drawings can group them.
 """
@@ -38,9 +45,7 @@ class Tape:
         self.entries = sorted((t for t in tensors if t._node is not None),
                               key=lambda t: t._node.seq)
         self.leaves = _leaves_in_order_of_use(tensors, self.entries)
-        self.labels = {}
-        for t in self.leaves + self.entries:
-            self.labels[id(t)] = f"%{len(self.labels)}"
+        self.positions = {id(t): k for k, t in enumerate(self.leaves + self.entries)}
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -48,9 +53,14 @@ class Tape:
     def __iter__(self):
         return iter(self.entries)
 
+    def position(self, t: Tensor) -> int:
+        """The number k of ``%k``: t's line in the printout."""
+        return self.positions[id(t)]
+
     def label(self, value) -> str:
         if isinstance(value, Tensor):
-            return self.labels.get(id(value), "?")
+            k = self.positions.get(id(value))
+            return "?" if k is None else f"%{k}"
         return repr(value)
 
     def lines(self) -> list[str]:
@@ -69,7 +79,8 @@ class Tape:
             if extra:
                 args = f"{args}, {extra}"
             scope = f"   [{node.scope}]" if node.scope else ""
-            rows.append((f"{self.label(t)} = {node.name}({args}){scope}", t))
+            name = f" -> {t.name}" if t.name else ""     # a lecture's name: i_t, h_t, ...
+            rows.append((f"{self.label(t)} = {node.name}({args}){name}{scope}", t))
         width = min(max((len(text) for text, _ in rows), default=0), 60)
         return [f"{text:<{width}}   {tuple(t.shape)} {t.dtype}" for text, t in rows]
 
@@ -89,6 +100,12 @@ def _leaves_in_order_of_use(tensors, entries) -> list:
                 ordered.append(x)
     ordered += [t for t in tensors if t._node is None and id(t) not in seen]
     return ordered
+
+
+def entry_label(roots, t: Tensor) -> str:
+    """``%k``: where ``t`` stands in ``tg.tape(roots)``, for error messages (computed only
+    when one is raised)."""
+    return Tape(roots).label(t)
 
 
 def tape(output) -> Tape:

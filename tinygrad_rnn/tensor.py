@@ -14,6 +14,7 @@ from .device import resolve_dtype, target_device
 from .state import STATE
 
 _SCALAR_TYPES = (int, float)
+_REPR_DEFAULT_DTYPES = ("float32", "int64", "bool")
 
 
 class _Size(int):
@@ -138,8 +139,10 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __repr__(self) -> str:
-        body = repr(self.numpy()).replace("array(", "tensor(", 1)
-        extras = []
+        # torch's form: the default dtypes (float32, int64, bool) go unsaid, others are named
+        host = self._host()
+        body = backend_for(host).xp.array2string(host, separator=", ", prefix="tensor(")
+        extras = [] if str(self.dtype) in _REPR_DEFAULT_DTYPES else [f"dtype={self.dtype}"]
         if self._node is not None:
             extras.append(f"grad_fn=<{self._node.name}>")
         elif self.requires_grad:
@@ -148,12 +151,28 @@ class Tensor:
             extras.append(f"device='{self.device}'")
         if self.name:
             extras.append(f"name='{self.name}'")
-        return body[:-1] + "".join(", " + e for e in extras) + ")"
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
 
     # ---------------------------------------------------------- conversion
-    def numpy(self):
-        """The values as a NumPy array (copied to the host for GPU tensors)."""
+    def _host(self):
+        """The values on the host (NumPy), with no autograd check: for printing and tolist."""
         return backend_for(self.data).to_numpy(self.data)
+
+    def numpy(self):
+        """The values as a NumPy array (copied to the host for GPU tensors). As in torch, a
+        tensor that requires grad is refused: the array would share its memory, and writing
+        into it would bypass the version counter and silently corrupt the gradients."""
+        if self.requires_grad:
+            raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad; "
+                               "use tensor.detach().numpy() instead")
+        return self._host()
+
+    def __array__(self, dtype=None, copy=None):
+        """``np.asarray(t)`` / ``np.array(t)``: the values, as ``numpy()`` gives them."""
+        array = self.numpy()
+        if dtype is not None and array.dtype != dtype:
+            return array.astype(dtype)
+        return array.copy() if copy else array
 
     def item(self):
         if self.data.size != 1:
@@ -161,9 +180,32 @@ class Tensor:
                              f"number; this one has shape {tuple(self.shape)}")
         return self.data.item()
 
-    def tolist(self):
-        return self.numpy().tolist()
+    def __float__(self) -> float:
+        return float(self._scalar("float"))
 
+    def __int__(self) -> int:
+        return int(self._scalar("int"))
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iub":
+            raise TypeError(f"only integer tensors of a single element can be used as an index; "
+                            f"this one is {self.data.dtype}")
+        return int(self._scalar("index"))
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.3f}"`` formats a 0-d tensor's value (as torch); with no spec, as str()."""
+        if spec and self.data.ndim == 0:
+            return format(self.data.item(), spec)
+        return object.__format__(self, spec) if spec else str(self)
+
+    def _scalar(self, conversion: str):
+        if self.data.size != 1:   # torch's error type and wording
+            raise ValueError(f"{conversion}(): only one element tensors can be converted to "
+                             f"Python scalars; this one has shape {tuple(self.shape)}")
+        return self.data.item()
+
+    def tolist(self):
+        return self._host().tolist()
     def to(self, device_or_dtype=None, dtype=None) -> "Tensor":
         """``x.to("cuda")``, ``x.to("cpu")``, ``x.to("float64")`` or ``x.to(device, dtype)``."""
         from .ops.movement import Cast, ToDevice
@@ -262,6 +304,14 @@ class Tensor:
         """Keep ``.grad`` on this non-leaf tensor after backward."""
         if self._node is not None:
             self._retains_grad = True
+        return self
+
+    def named(self, name: str | None) -> "Tensor":
+        """Set ``name`` (shown by ``tg.tape`` and the drawings) and return this tensor, so a
+        line of a model can name what it computes: ``h = (x @ W).tanh().named("h_t")``."""
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"named: a name is a str or None, got {type(name).__name__}")
+        self.name = name
         return self
 
     def zero_grad_(self) -> None:
@@ -551,6 +601,24 @@ class Tensor:
         index = _shape.normalize_index(index)
         def write(): self.data[index] = _raw(value)
         self._inplace("__setitem__", write, _shape.SetItem(index, True).bind(value), value)
+
+    def _inplace_of(self, op: str, compute, value=None) -> "Tensor":
+        """The in-place form of an out-of-place op ``compute(tensor)`` whose VJP does not read
+        its output (so the rebased tensor's later versions cannot matter to it)."""
+        def write(): self.data[...] = compute(self).data
+        return self._inplace(op, write, compute, value, snapshot=True)
+
+    def masked_fill_(self, mask, value):
+        return self._inplace_of("masked_fill_", lambda t: t.masked_fill(mask, value), value)
+
+    def clamp_(self, min=None, max=None):
+        bound = min if isinstance(min, Tensor) else max
+        return self._inplace_of("clamp_", lambda t: t.clamp(min, max), bound)
+
+    clip_ = clamp_
+
+    def neg_(self): return self._inplace_of("neg_", lambda t: -t)
+    def relu_(self): return self._inplace_of("relu_", lambda t: t.relu())
 
     # x -= lr * x.grad under no_grad updates x itself (torch), not a new tensor
     def __iadd__(self, other): return self.add_(_operand(self, other))

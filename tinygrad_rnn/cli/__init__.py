@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from . import commands
+from .runtime import DEFAULT_BLAS_THREADS
 
 
 class UsageError(Exception):
@@ -17,7 +18,11 @@ class UsageError(Exception):
 
 def common_options() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    parent.add_argument("--device", default=None,
+                        help="cpu, cuda or cuda:N (default: $TINYGRAD_RNN_DEVICE, else cpu)")
+    parent.add_argument("--threads", type=int, default=None, metavar="N",
+                        help=f"BLAS threads for NumPy's matrix products (default: "
+                        f"{DEFAULT_BLAS_THREADS}; more threads than free cores slow training down)")
     parent.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parent.add_argument("--out", default="out", help="directory for everything written (default: out)")
     parent.add_argument("--debug", action="store_true", help="show tracebacks on errors")

@@ -8,10 +8,10 @@ Training never loses work:
 * one run per ``--out`` (an exclusive lock), and a checkpoint this run did not write is
   replaced only with ``--resume`` (that very file) or ``--overwrite``;
 * SIGINT, SIGTERM and SIGHUP stop at the next step boundary with a checkpoint and exit
-  130, 143 or 129; a non-finite loss or weight stops without saving (the last good
-  checkpoint stays);
-* a checkpoint holds the model, the optimizer, the random generators, the position in the
-  text and the carried hidden state, so ``--resume`` continues bit for bit as if the run
+  130, 143 or 129; a non-finite loss, gradient norm or weight stops without saving (the
+  last good checkpoint stays) and exits 1;
+* a checkpoint holds the model, the optimizer and its schedule, the random generators, the
+  position in the text and the carried hidden state, so ``--resume`` continues bit for bit as if the run
   had never stopped.
 """
 from __future__ import annotations
@@ -59,6 +59,10 @@ def register_train(subcommands, common) -> None:
                    "--resume, the step to stop at, not the number of further steps (default: 1000)")
     p.add_argument("--optimizer", default=None, choices=OPTIMIZERS, help="(default: adam)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: 0.002)")
+    p.add_argument("--lr-decay", type=float, default=None,
+                   help="multiply the learning rate by this every --lr-decay-every steps "
+                   "(default: 1, no decay)")
+    p.add_argument("--lr-decay-every", type=int, default=None, help="(default: 0, never)")
     p.add_argument("--clip", type=float, default=None,
                    help="max gradient norm; 0 turns clipping off (default: 5)")
     p.add_argument("--sample-every", type=int, default=250, help="0: never")
@@ -137,6 +141,8 @@ def _train_step(run: dict, x, y, state, clip: float):
     optimizer.step()
     if not _all_finite(model):
         raise Diverged("a weight became non-finite in the update")
+    if run["scheduler"] is not None:
+        run["scheduler"].step()
     return value, state
 
 
@@ -185,8 +191,9 @@ def fit_charlm(args) -> dict:
         if checkpoint is None:
             model = CharLM(vocab_size=len(vocabulary), **architecture_of(args)).to(device)
         T, B = settings["seq_len"], settings["batch"]
+        optimizer, scheduler = make_optimizer(settings, model.parameters())
         run = {"model": model, "vocabulary": vocabulary, "settings": settings,
-               "optimizer": make_optimizer(settings["optimizer"], model.parameters(), settings["lr"]),
+               "optimizer": optimizer, "scheduler": scheduler,
                "position": {"window": 0, "pass": 0, "corpus": settings["corpus"],
                             "batch": B, "seq_len": T, "symbols": len(ids)}}
         train_streams = batchify(ids[:cut], B, device)
@@ -196,7 +203,7 @@ def fit_charlm(args) -> dict:
 
         print(f"corpus {settings['corpus']!r}: {len(ids):,} symbols, vocabulary {len(vocabulary)};"
               f" model {model.config['cell']} {model.config['num_layers']}x"
-              f"{model.config['hidden_size']} on {device}; "
+              f"{model.config['hidden_size']} on {args.chosen}; "
               f"{sum(p.numel() for p in model.parameters()):,} parameters"
               + (f"; resuming at step {step}" if checkpoint is not None else ""), flush=True)
         return _loop(args, run, step, state, losses, train_streams, val_streams, windows,
@@ -212,6 +219,8 @@ def _restore(run: dict, checkpoint: dict | None, device: str):
     if checkpoint is None:
         return 0, None, []
     run["optimizer"].load_state_dict(checkpoint["optimizer"])
+    if run["scheduler"] is not None and checkpoint.get("scheduler") is not None:
+        run["scheduler"].load_state_dict(checkpoint["scheduler"])
     saved = checkpoint.get("data") or {}
     same_data = all(saved.get(k) == run["position"][k]
                     for k in ("corpus", "batch", "seq_len", "symbols"))

@@ -76,6 +76,7 @@ def save_checkpoint(path: str, run: dict, step: int, state, losses: list) -> Non
     model, optimizer = run["model"], run["optimizer"]
     tg.save({"kind": "charlm", "version": FORMAT_VERSION, "config": model.config,
              "vocabulary": run["vocabulary"].to_dict(), "model": model.state_dict(),
-             "optimizer": optimizer.state_dict(), "scheduler": None, "step": step,
+             "optimizer": optimizer.state_dict(), "step": step,
+             "scheduler": run["scheduler"].state_dict() if run["scheduler"] else None,
              "settings": run["settings"], "data": dict(run["position"]),
              "hidden": state, "rng": tg.get_rng_state(), "recent_losses": losses[-50:]}, path)

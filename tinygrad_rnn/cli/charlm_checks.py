@@ -17,7 +17,7 @@ ARCHITECTURE = {"cell": ("cell", "lstm"), "layers": ("num_layers", 1),
                 "hidden": ("hidden_size", 256), "embedding": ("embedding_dim", 64),
                 "dropout": ("dropout", 0.0)}
 # flag -> default: how it is optimised, fixed too (the optimizer's state depends on it)
-OPTIMIZATION = {"optimizer": "adam", "lr": 2e-3}
+OPTIMIZATION = {"optimizer": "adam", "lr": 2e-3, "lr_decay": 1.0, "lr_decay_every": 0}
 # flag -> default: may change on --resume; changing the data restarts it at its beginning
 DATA = {"corpus": "tinyshakespeare", "seq_len": 64, "batch": 32}
 TRAINING = {"clip": 5.0}
@@ -48,9 +48,10 @@ def check_train_arguments(args) -> None:
     """Every flag on its own, before anything is read or written."""
     _positive(args, "layers", "hidden", "embedding", "seq_len", "batch", "steps",
               "eval_batches", "sample_length")
-    _not_negative(args, "sample_every", "eval_every", "checkpoint_every")
-    _finite(args, "lr", "clip", "dropout", "temperature")
+    _not_negative(args, "sample_every", "eval_every", "checkpoint_every", "lr_decay_every")
+    _finite(args, "lr", "clip", "dropout", "temperature", "lr_decay")
     _not_negative(args, "lr", "clip", "temperature")
+    _positive(args, "lr_decay")
     if args.dropout is not None and not 0.0 <= args.dropout < 1.0:
         raise ValueError(f"--dropout must be in [0, 1), got {args.dropout}")
     if args.embedding is not None and (args.cell or "").startswith("mut"):
@@ -90,7 +91,7 @@ def contradictions(args, checkpoint: dict) -> list[str]:
     for flag in OPTIMIZATION:
         given, saved = getattr(args, flag), settings.get(flag)
         if given is not None and saved is not None and given != saved:
-            found.append(f"--{flag} {given} (checkpoint: {saved})")
+            found.append(f"--{flag.replace('_', '-')} {given} (checkpoint: {saved})")
     return found
 
 
@@ -145,10 +146,17 @@ def encode_corpus(vocabulary, text: str, corpus: str):
     return vocabulary.encode(text)
 
 
-def make_optimizer(name: str, parameters, lr: float):
+def make_optimizer(settings: dict, parameters):
+    """(optimizer, scheduler or None): the scheduler multiplies the rate by ``lr_decay``
+    every ``lr_decay_every`` steps (StepLR, stepped once per training step)."""
     from tinygrad_rnn import optim
-    return {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD,
-            "rmsprop": optim.RMSprop, "adagrad": optim.Adagrad}[name](parameters, lr=lr)
+    optimizer = {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD,
+                 "rmsprop": optim.RMSprop, "adagrad": optim.Adagrad}[settings["optimizer"]](
+                     parameters, lr=settings["lr"])
+    if not settings["lr_decay_every"] or settings["lr_decay"] == 1.0:
+        return optimizer, None
+    return optimizer, optim.lr_scheduler.StepLR(optimizer, settings["lr_decay_every"],
+                                                settings["lr_decay"])
 
 
 def check_overwrite(args, ckpt_path: str) -> None:

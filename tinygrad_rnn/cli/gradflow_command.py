@@ -35,7 +35,8 @@ def run(args) -> int:
                                           gate_bias=args.gate_bias)
     print(vanishing.format_table(norms, every=args.every))
     try:
-        path = vanishing.plot(norms, os.path.join(out_dir, "gradflow.png"))
+        path = vanishing.plot(norms, os.path.join(out_dir, "gradflow.png"),
+                              hidden_size=args.hidden, gate_bias=args.gate_bias)
         print(f"plot: {path}")
     except ImportError as error:
         print(f"no plot: {error}")

@@ -15,12 +15,19 @@ THREE_GRAM, FIVE_GRAM = 2.05, 1.75
 
 def run(steps: int = 1000, seed: int = 0, device: str = "cpu", out: str = "out",
         log=print) -> dict:
+    import os
+
     from ..cli import build_parser
     from ..cli.charlm import fit_charlm
+    # a folder of its own, replaced by the next run of the demo, so the demo never touches
+    # the checkpoint of a 'train charlm' run in the same --out
+    folder = os.path.join(out or "out", "charlm_demo")
     args = build_parser().parse_args(["train", "charlm", "--steps", str(steps), "--seed", str(seed),
-                                      "--device", device, "--out", out or "out"])
+                                      "--device", device, "--out", folder, "--overwrite"])
     result = fit_charlm(args)
     val = result["validation_nats"]
+    if result["exit_code"] != 0 or val is None:        # stopped by a signal, or diverged
+        return {"exit_code": result["exit_code"], "success": False}
     log(f"validation {val:.3f} nats/char ({val / math.log(2):.3f} bits); baselines: 3-gram "
         f"{THREE_GRAM}, 5-gram {FIVE_GRAM}")
     return {"validation_nats": val, "beats_3gram": val < THREE_GRAM, "beats_5gram": val < FIVE_GRAM,

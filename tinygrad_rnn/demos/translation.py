@@ -314,7 +314,7 @@ def plot_attention(path, model, test, source, target, device, kind, log, count: 
     fig, axes = plt.subplots(1, len(chosen), figsize=(4.2 * len(chosen), 4.6))
     for ax, e, (_, refs), y, w in zip(axes, english, chosen, outputs, weights):
         shown = [t if t in source else f"{t} (unk)" for t in e]
-        ax.imshow(w, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
+        image = ax.imshow(w, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto")
         ax.set_xticks(range(len(shown)))
         ax.set_xticklabels(shown, rotation=60, ha="right", fontsize=10)
         ax.set_yticks(range(len(y) + 1))
@@ -324,7 +324,9 @@ def plot_attention(path, model, test, source, target, device, kind, log, count: 
     axes[0].set_ylabel("French (generated)")
     fig.suptitle(f"{TITLES[kind]}: weights a_ij on held-out sentences (dark = high)",
                  fontsize=12)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.9, 1))
+    bar = fig.colorbar(image, cax=fig.add_axes((0.915, 0.25, 0.01, 0.5)))
+    bar.set_label("attention weight a_ij (0 .. 1)", fontsize=9)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     log(f"attention heat maps: {path}")

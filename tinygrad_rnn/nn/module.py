@@ -77,6 +77,13 @@ class Module:
         for _, module in self.named_modules():
             yield module
 
+    def apply(self, fn) -> "Module":
+        """``fn(m)`` for every submodule, children before their parent (as torch), then
+        returns self: ``model.apply(init_weights)``."""
+        for module in reversed(list(self.modules())):     # pre-order reversed: children first
+            fn(module)
+        return self
+
     def named_children(self) -> Iterator[tuple[str, "Module"]]:
         yield from ((n, m) for n, m in self._modules.items() if m is not None)
 

@@ -16,7 +16,8 @@ class Add(Function):
     name, formula, saves_inputs = "add", "ga = gy, gb = gy", False
 
     def forward(self, a, b):
-        return _float_result(a + b, a, b)
+        out = a + b
+        return _float_result(out, a, b) if out.dtype.char == "d" else out
 
     def backward(self, gy, y):
         a, b = self.inputs
@@ -29,7 +30,8 @@ class Sub(Function):
     name, formula, saves_inputs = "sub", "ga = gy, gb = -gy", False
 
     def forward(self, a, b):
-        return _float_result(a - b, a, b)
+        out = a - b
+        return _float_result(out, a, b) if out.dtype.char == "d" else out
 
     def backward(self, gy, y):
         a, b = self.inputs
@@ -42,7 +44,8 @@ class Mul(Function):
     name, formula = "mul", "ga = gy * b, gb = gy * a"
 
     def forward(self, a, b):
-        return _float_result(a * b, a, b)
+        out = a * b
+        return _float_result(out, a, b) if out.dtype.char == "d" else out
 
     def backward(self, gy, y):
         a, b = self.inputs
@@ -55,7 +58,8 @@ class Div(Function):
     name, formula = "div", "ga = gy / b, gb = -gy * a / b^2"
 
     def forward(self, a, b):
-        return _float_result(a / b, a, b)
+        out = a / b
+        return _float_result(out, a, b) if out.dtype.char == "d" else out
 
     def backward(self, gy, y):
         a, b = self.inputs
@@ -69,7 +73,8 @@ class Pow(Function):
     name, formula, uses_output = "pow", "ga = gy * b * a^(b-1), gb = gy * y * log(a)", True
 
     def forward(self, a, b):
-        return _float_result(a ** b, a, b)
+        out = a ** b
+        return _float_result(out, a, b) if out.dtype.char == "d" else out
 
     def backward(self, gy, y):
         a, b = self.inputs
@@ -114,10 +119,9 @@ def _raw(value):
 
 def _float_result(out, *operands):
     """Integer-only arithmetic that NumPy turns into float64 (int / int, int * 0.5, sqrt(int))
-    gives torch's default dtype, float32."""
-    if getattr(out, "dtype", None) is not None and out.dtype.kind == "f" and out.dtype.itemsize == 8:
-        if not any(getattr(v, "dtype", None) is not None and v.dtype.kind in "fc" for v in operands):
-            return out.astype("float32")
+    gives torch's default dtype, float32. The forwards call this only for a float64 result."""
+    if not any(getattr(v, "dtype", None) is not None and v.dtype.kind in "fc" for v in operands):
+        return out.astype("float32")
     return out
 
 
@@ -137,7 +141,8 @@ class Exp(Function):
     name, formula, saves_inputs, uses_output = "exp", "gx = gy * y", False, True
 
     def forward(self, x):
-        return _float_result(xp_of(x).exp(x), x)
+        out = xp_of(x).exp(x)
+        return _float_result(out, x) if out.dtype.char == "d" else out
 
     def backward(self, gy, y):
         return (gy * y,)
@@ -148,7 +153,8 @@ class Log(Function):
     name, formula = "log", "gx = gy / x"
 
     def forward(self, x):
-        return _float_result(xp_of(x).log(x), x)
+        out = xp_of(x).log(x)
+        return _float_result(out, x) if out.dtype.char == "d" else out
 
     def backward(self, gy, y):
         return (gy / self.inputs[0],)
@@ -159,7 +165,8 @@ class Sqrt(Function):
     name, formula, saves_inputs, uses_output = "sqrt", "gx = gy / (2 y)", False, True
 
     def forward(self, x):
-        return _float_result(xp_of(x).sqrt(x), x)
+        out = xp_of(x).sqrt(x)
+        return _float_result(out, x) if out.dtype.char == "d" else out
 
     def backward(self, gy, y):
         return (gy / (y * 2),)
@@ -170,7 +177,8 @@ class Tanh(Function):
     name, formula, saves_inputs, uses_output = "tanh", "gx = gy * (1 - y^2)", False, True
 
     def forward(self, x):
-        return _float_result(xp_of(x).tanh(x), x)
+        out = xp_of(x).tanh(x)
+        return _float_result(out, x) if out.dtype.char == "d" else out
 
     def backward(self, gy, y):
         return (gy * (1 - y * y),)
@@ -228,7 +236,8 @@ class Sin(Function):
     name, formula = "sin", "gx = gy * cos(x)"
 
     def forward(self, x):
-        return _float_result(xp_of(x).sin(x), x)
+        out = xp_of(x).sin(x)
+        return _float_result(out, x) if out.dtype.char == "d" else out
 
     def backward(self, gy, y):
         return (gy * self.inputs[0].cos(),)
@@ -239,7 +248,8 @@ class Cos(Function):
     name, formula = "cos", "gx = -gy * sin(x)"
 
     def forward(self, x):
-        return _float_result(xp_of(x).cos(x), x)
+        out = xp_of(x).cos(x)
+        return _float_result(out, x) if out.dtype.char == "d" else out
 
     def backward(self, gy, y):
         return (-gy * self.inputs[0].sin(),)
@@ -323,7 +333,8 @@ class Log1p(Function):
     name, formula = "log1p", "gx = gy / (1 + x)"
 
     def forward(self, x):
-        return _float_result(xp_of(x).log1p(x), x)
+        out = xp_of(x).log1p(x)
+        return _float_result(out, x) if out.dtype.char == "d" else out
 
     def backward(self, gy, y):
         return (gy / (self.inputs[0] + 1),)
@@ -334,7 +345,8 @@ class Expm1(Function):
     name, formula, saves_inputs, uses_output = "expm1", "gx = gy * (y + 1)", False, True
 
     def forward(self, x):
-        return _float_result(xp_of(x).expm1(x), x)
+        out = xp_of(x).expm1(x)
+        return _float_result(out, x) if out.dtype.char == "d" else out
 
     def backward(self, gy, y):
         return (gy * (y + 1),)

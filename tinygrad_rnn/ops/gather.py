@@ -15,9 +15,10 @@ def _positions(index, dim: int) -> tuple:
     """Full NumPy index of the positions index names: index itself on ``dim``, each element's
     own coordinate on the other axes."""
     xp = xp_of(index)
-    grids = list(xp.indices(index.shape, sparse=True))
-    grids[dim] = index
-    return tuple(grids)
+    ndim = index.ndim
+    return tuple(index if d == dim else
+                 xp.arange(side).reshape(tuple(side if i == d else 1 for i in range(ndim)))
+                 for d, side in enumerate(index.shape))
 
 
 def _check(op: str, x, index, dim: int) -> int:

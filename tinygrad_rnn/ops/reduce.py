@@ -134,8 +134,11 @@ def logsumexp(x, axis=None, keepdims: bool = False):
     An infinite m is replaced by 0, so a row of -inf gives -inf and a +inf entry gives +inf
     (torch); the sum of nothing is -inf."""
     xp = xp_of(x.data)
-    m = x.data.max(axis=axis, keepdims=True, initial=-xp.inf)
-    shift = constant(xp.where(xp.isfinite(m), m, 0).astype(x.dtype))
+    if x.data.size:
+        m = x.data.max(axis=axis, keepdims=True)
+        shift = constant(xp.where(xp.isfinite(m), m, 0).astype(x.dtype))
+    else:           # the sum of nothing is 0 and its log -inf; no shift is needed
+        shift = 0.0
     out = (x - shift).exp().sum(axis=axis, keepdims=True).log() + shift
     if keepdims:
         return out

@@ -130,7 +130,11 @@ class GetItem(Function):
 
     def forward(self, x):
         self.index = _on_device_of(self.index, x)
-        return x[self.index]
+        out = x[self.index]
+        if not isinstance(out, type(x)):     # NumPy gives a scalar for x[i] of a 1-D x: ask
+            parts = self.index if isinstance(self.index, tuple) else (self.index,)
+            out = x[parts + (Ellipsis,)]     # for the 0-d view torch gives (writes reach x)
+        return out
 
     def backward(self, gy, y):
         return (IndexAdd(self.index, self.inputs[0].shape).apply(gy),)
@@ -303,8 +307,9 @@ def _same_rank(op: str, arrays) -> None:
 def _dim(op: str, dim, ndim: int) -> int:
     """``dim`` in [0, ndim), from a possibly negative index; PyTorch's IndexError if it is
     outside [-ndim, ndim - 1]."""
-    if isinstance(dim, bool) or not isinstance(dim, int):
+    if isinstance(dim, bool) or not hasattr(dim, "__index__"):
         raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
+    dim = dim.__index__()
     if not -max(ndim, 1) <= dim < max(ndim, 1):
         raise IndexError(f"{op}: Dimension out of range (expected to be in range of "
                          f"[{-max(ndim, 1)}, {max(ndim, 1) - 1}], but got {dim})")
@@ -382,7 +387,7 @@ def split(x, split_size_or_sections, dim: int = 0):
 def chunk(x, chunks: int, dim: int = 0):
     """``chunks`` pieces of (nearly) equal size along ``dim``, as PyTorch: each of size
     ceil(n / chunks)."""
-    if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks <= 0:
+    if isinstance(chunks, bool) or not hasattr(chunks, "__index__") or chunks <= 0:
         raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks!r}")
     dim = _dim("chunk", dim, x.ndim)
     size = -(-x.shape[dim] // chunks)

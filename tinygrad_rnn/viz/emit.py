@@ -21,8 +21,8 @@ INSIDE_STEP = ' weight=8'   # arrows inside a time step pull harder: steps stay 
 
 
 def combined(norms: dict, keys) -> float | None:
-    """The norm shown for a box that stands for several tensors (rolled view): the largest,
-    NaN/Inf winning."""
+    """The norm a box that stands for several tensors (a rolled box: one per step) is coloured
+    by: the smallest, so that a gradient vanishing in some step shows; NaN/Inf win."""
     value = None
     for k in keys:
         v = norms.get(k)
@@ -30,8 +30,22 @@ def combined(norms: dict, keys) -> float | None:
             continue
         if math.isnan(v) or math.isinf(v):
             return v
-        value = v if value is None else max(value, v)
+        value = v if value is None else min(value, v)
     return value
+
+
+def per_step_text(norms: dict, keys) -> list[str]:
+    """The lines of a rolled box: each step's ||g|| in time order, and min .. max."""
+    values = [norms.get(k) for k in keys]
+    shown = [L.number(v) for v in values]
+    if len(shown) > 6:
+        shown = shown[:3] + ["..."] + shown[-2:]
+    known = [v for v in values if v is not None]
+    lines = ["||g|| per step: " + ", ".join(shown)]
+    if known:
+        lines.append(f"min .. max over steps: {L.number(min(known))} .. {L.number(max(known))}"
+                     " (colour: min)")
+    return lines
 
 
 def quoted(value) -> str:
@@ -48,14 +62,18 @@ def attributes(attrs: dict) -> str:
 
 def emit(drawing: Drawing, rankdir: str = "TB", norms: dict | None = None,
          scale: Scale | None = None, step_norms: dict | None = None, highlight: str | None = None,
-         title: str | None = None, note: str | None = None) -> graphviz.Digraph:
-    graph_attr = dict(rankdir=rankdir, fontname=L.FONT, fontsize="12", newrank="true",
+         title: str | None = None, note: str | None = None,
+         text_size: int = 10) -> graphviz.Digraph:
+    """``text_size``: the font size (points) of the boxes; edge labels are 2 points smaller,
+    cluster labels 1 larger."""
+    graph_attr = dict(rankdir=rankdir, fontname=L.FONT, fontsize=str(text_size + 2), newrank="true",
                       nodesep="0.25", ranksep="0.35")
     if title:
-        graph_attr.update(label=L.escape(title), labelloc="t", fontsize="14")
+        graph_attr.update(label=L.escape(title), labelloc="t", fontsize=str(text_size + 4))
     g = graphviz.Digraph(f"tinygrad_rnn_{drawing.view}", graph_attr=graph_attr,
-                         node_attr=dict(fontname=L.FONT, fontsize="10", margin="0.08,0.04"),
-                         edge_attr=dict(fontname=L.FONT, fontsize="8", arrowsize="0.7"))
+                         node_attr=dict(fontname=L.FONT, fontsize=str(text_size), margin="0.08,0.04"),
+                         edge_attr=dict(fontname=L.FONT, fontsize=str(text_size - 2),
+                                        arrowsize="0.7"))
     body = g.body
     styles = {name: attributes(attrs) for name, attrs in L.STYLE.items()}
     members: dict = {}
@@ -73,8 +91,10 @@ def emit(drawing: Drawing, rankdir: str = "TB", norms: dict | None = None,
                 attrs["fillcolor"], attrs["fontcolor"] = colour
                 if "filled" not in attrs.get("style", ""):
                     attrs["style"] = attrs.get("style", "") + ",filled"
-                many = len(item.grads) > 1          # a rolled box: several steps' tensors
-                lines = lines + [f"{'max ' if many else ''}||g|| = {L.number(value)}"]
+                if len(item.grads) > 1:             # a rolled box: several steps' tensors
+                    lines = lines + per_step_text(norms, item.grads)
+                else:
+                    lines = lines + [f"||g|| = {L.number(value)}"]
         if item.id == highlight:
             attrs = dict(attrs or L.STYLE[item.style], **HIGHLIGHT)
         text = styles[item.style] if attrs is None else attributes(attrs)
@@ -88,9 +108,10 @@ def emit(drawing: Drawing, rankdir: str = "TB", norms: dict | None = None,
             continue
         text = [label]
         if step_norms is not None:
-            text.append(_step_norm_text([step_norms.get(s) for s in steps]))
+            text.extend(_step_norm_text([step_norms.get(s) or [] for s in steps]))
         cluster = dict(label=L.join(text), style="rounded,filled", fillcolor="#f6f6f6",
-                       color="#9a9a9a", fontname=L.FONT, fontsize="11", labeljust="l")
+                       color="#9a9a9a", fontname=L.FONT, fontsize=str(text_size + 1),
+                       labeljust="l")
         body.append(f"\tsubgraph {quoted('cluster_' + name)} {{\n\t\tgraph [{attributes(cluster)}]\n")
         for item in inside:
             put("\t\t", item)
@@ -102,29 +123,39 @@ def emit(drawing: Drawing, rankdir: str = "TB", norms: dict | None = None,
         text = "" if attrs is None else shared.get(id(attrs))
         if text is None:
             text = " " + attributes(attrs)
-            if "label" not in attrs:            # the common styles: built once
+            if "label" not in attrs and "xlabel" not in attrs:   # common styles: built once
                 shared[id(attrs)] = text
         step = step_of.get(source)
         if step is not None and step == step_of.get(target):
             text += INSIDE_STEP
         body.append(f"\t{source} -> {target} [{text.strip()}]\n" if text else f"\t{source} -> {target}\n")
     if scale is not None or note:
-        body.append(f"\tlegend [label={_legend(scale, note)} shape=plaintext fontsize=9]\n")
+        body.append(f"\tlegend [label={_legend(scale, note)} shape=plaintext "
+                    f"fontsize={text_size - 1}]\n")
     return g
 
 
-def _step_norm_text(values) -> str:
-    shown = [L.number(v) for v in values]
-    if len(shown) > 6:
-        shown = shown[:3] + ["..."] + shown[-2:]
-    return "||dL/dh_t|| = " + ", ".join(shown)
+def _step_norm_text(states: list) -> list[str]:
+    """``||dL/dh_t|| = 0.83`` (and ``||dL/dc_t||`` for an LSTM) for one step, or the values of
+    every step of a rolled run in time order."""
+    if not states or not states[0]:
+        return []
+    lines = []
+    for k, (name, _) in enumerate(states[0]):
+        shown = [L.number(s[k][1]) if k < len(s) else "-" for s in states]
+        if len(shown) > 6:
+            shown = shown[:3] + ["..."] + shown[-2:]
+        label = f"||dL/d{name}||" + (" per step" if len(states) > 1 else "")
+        lines.append(f"{label} = " + ", ".join(shown))
+    return lines
 
 
 def _legend(scale: Scale | None, note: str | None) -> str:
     """An HTML-like table: one row per colour of the gradient scale, plus a note."""
     rows = ['<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3">']
     if scale is not None:
-        rows.append('<TR><TD BORDER="0"><B>legend: ||gradient|| (log10 colour scale)</B></TD></TR>')
+        title = "<BR/>".join(_html(line) for line in scale.title().split("\n"))
+        rows.append(f'<TR><TD BORDER="0"><B>{title}</B></TD></TR>')
         for text, fill, font in scale.legend():
             rows.append(f'<TR><TD BGCOLOR="{fill}"><FONT COLOR="{font}">{_html(text)}</FONT></TD></TR>')
     if note:

@@ -23,6 +23,7 @@ PALETTE = ["#440154", "#46327e", "#365c8d", "#277f8e", "#1fa187", "#4ac16d", "#a
 DARK = set(PALETTE[:4])
 BAD_COLOUR = "#e41a1c"       # NaN or Inf
 ZERO_COLOUR = "#bdbdbd"      # exactly zero
+OUTSIDE_COLOUR = "#f4a6d7"   # a value outside the scale's range (never clamped into it)
 
 
 def norm(array) -> float:
@@ -38,9 +39,10 @@ def trace_backward(graph: Graph, on_step=None) -> dict:
     private backward that changes nothing the user can see. ``on_step(y, gy, grads)`` is
     forwarded from the engine's observer (one call per tape entry, in backward order)."""
     if not graph.intact:
-        first = graph.freed[0]._node
+        first = graph.freed[0]
         raise BackwardError(
-            f"the graph was freed by an earlier backward ({first.name}, tape entry %{first.seq}); "
+            f"the graph was freed by an earlier backward ({first._node.name}, tape entry "
+            f"%{graph.index[id(first)]}); "
             "call backward(retain_graph=True) to draw its gradients, or draw before backward")
     roots = [t for t in graph.outputs if t.requires_grad]
     grads: dict = {}
@@ -74,6 +76,37 @@ def trace_backward(graph: Graph, on_step=None) -> dict:
     return grads
 
 
+# Fused cells hand the next step one stacked state S_t = [h_t; c_t] (K, B, H): its parts. The
+# c part's gradient is what step t+1 sends back; c_t's path through h_t = o tanh(c_t) stays
+# inside the fused step, so it is not the composed cell's c_t.grad, and is named so.
+STATE_PARTS = {"lstm_step": ("h_t", "c_t (from t+1)")}
+
+
+def norms_of(grads: dict, tensors: dict) -> dict:
+    """id(t) -> ||g|| for every gradient, and (id(t), k) -> ||g[k]|| for the parts of a fused
+    step's stacked state (see ``STATE_PARTS``)."""
+    norms = {}
+    for key, g in grads.items():
+        norms[key] = norm(g.data)
+        t = tensors.get(key)
+        if t is not None and t._node is not None and t._node.name in STATE_PARTS:
+            for k in range(min(len(STATE_PARTS[t._node.name]), g.data.shape[0])):
+                norms[(key, k)] = norm(g.data[k])
+    return norms
+
+
+def gradient_arrays(graph: Graph, mode) -> dict:
+    """id(t) -> gradient Tensor (see ``gradient_norms``)."""
+    if mode == "compute":
+        return trace_backward(graph)
+    found = {id(t): t.grad for t in graph.tensors if t.grad is not None}
+    if not found:
+        return {}
+    grads = trace_backward(graph) if graph.intact else {}
+    grads.update(found)
+    return grads
+
+
 def gradient_norms(graph: Graph, mode) -> dict:
     """id(t) -> ||gradient|| for the overlay.
 
@@ -82,17 +115,26 @@ def gradient_norms(graph: Graph, mode) -> dict:
     d(output)/d(t) recomputed privately. Empty before any backward.
     ``mode="compute"``: everything recomputed now, ``.grad`` ignored (no backward needed).
     """
-    if mode == "compute":
-        return {k: norm(g.data) for k, g in trace_backward(graph).items()}
-    found = {id(t): t.grad for t in graph.tensors if t.grad is not None}
-    if not found:
-        return {}
-    norms = {}
-    if graph.intact:
-        norms = {k: norm(g.data) for k, g in trace_backward(graph).items()}
-    for k, g in found.items():
-        norms[k] = norm(g.data)
-    return norms
+    return norms_of(gradient_arrays(graph, mode), {id(t): t for t in graph.tensors})
+
+
+def seed_norm(graph: Graph) -> float:
+    """||the gradient backward starts from||: 1 for a scalar loss (dL/dL), sqrt(n) for ones."""
+    sizes = [t.data.size for t in graph.outputs if t.requires_grad]
+    return math.sqrt(max(sizes)) if sizes else 1.0
+
+
+def state_parts(step) -> list[tuple[str, object]]:
+    """(name, key into the norms) of each part of a step's recurrent state: h_t first."""
+    parts = []
+    main = step.state()
+    for t in sorted(step.states(), key=lambda t: t is not main):
+        split = STATE_PARTS.get(t._node.name) if t._node is not None else None
+        if split:
+            parts.extend((name, (id(t), k)) for k, name in enumerate(split))
+        else:
+            parts.append((t.name or ("h_t" if t is main else "state"), id(t)))
+    return parts
 
 
 def step_norms(graph: Graph, norms: dict, state: str = "last") -> dict:
@@ -101,13 +143,19 @@ def step_norms(graph: Graph, norms: dict, state: str = "last") -> dict:
         raise ValueError(f"state must be 'last' or 'all', not {state!r}")
     result = {}
     for step in graph.steps:
+        values = [norms.get(key) for _, key in state_parts(step)]
         if state == "last":
-            h = step.state()
-            result[step.name] = norms.get(id(h)) if h is not None else None
+            result[step.name] = values[0] if values else None
         else:
-            values = [norms[id(t)] for t in step.outputs if id(t) in norms]
-            result[step.name] = math.sqrt(sum(v * v for v in values)) if values else None
+            known = [v for v in values if v is not None]
+            result[step.name] = math.sqrt(sum(v * v for v in known)) if known else None
     return result
+
+
+def step_state_norms(graph: Graph, norms: dict) -> dict:
+    """step name -> [(state name, ||dL/dstate||)], h_t first (c_t next for an LSTM)."""
+    return {step.name: [(name, norms.get(key)) for name, key in state_parts(step)]
+            for step in graph.steps}
 
 
 _STEP_NUMBER = re.compile(r"^(?:[^=]*=)?\s*(-?\d+)$")
@@ -116,17 +164,18 @@ _STEP_NUMBER = re.compile(r"^(?:[^=]*=)?\s*(-?\d+)$")
 def grad_norms_by_step(output, state: str = "last") -> dict:
     """``{step: ||dL/dh_t||}`` for the time steps (``tg.scope``) of the graph behind ``output``.
 
-    h_t is the step's state: the last tensor the step produces that is read outside the step
-    (``state="last"``, e.g. h = o * tanh(c) in an LSTM cell), or all of them together
-    (``state="all"``: the root of the summed squares, e.g. h and c). The gradients are those of
-    a private backward from ``output`` (ones for a non-scalar output); user ``.grad`` values and
-    the graph are left unchanged, so call it before backward or after
+    h_t is the step's recurrent state: what the step hands to the next step (for the last step,
+    the tensor in the same place). With several (an LSTM's h_t and c_t), ``state="last"`` gives
+    the one named ``h...`` (else the last one made), ``state="all"`` the root of their summed
+    squares. A fused LSTM step's stacked [h_t; c_t] counts as its two parts. The gradients are
+    those of a private backward from ``output`` (ones for a non-scalar output); user ``.grad``
+    values and the graph are left unchanged, so call it before backward or after
     ``backward(retain_graph=True)``. Keys are the step numbers (ints) when every scope reads like
     ``"t=3"`` or ``"3"``, else the scope names; they come in time order, so
     ``plt.semilogy(list(norms.keys()), list(norms.values()))`` plots the vanishing-gradient curve.
     """
     graph = Graph(output)
-    norms = {k: norm(g.data) for k, g in trace_backward(graph).items()}
+    norms = norms_of(trace_backward(graph), {id(t): t for t in graph.tensors})
     by_name = step_norms(graph, norms, state)
     numbers = [_STEP_NUMBER.match(name) for name in by_name]
     if by_name and all(numbers) and len({int(m.group(1)) for m in numbers}) == len(numbers):
@@ -135,23 +184,28 @@ def grad_norms_by_step(output, state: str = "last") -> dict:
 
 
 class Scale:
-    """Maps gradient norms to colours by log10: one colour per decade when the norms span at
-    most 8 decades, else 8 equal bins; exactly zero grey, NaN/Inf red."""
+    """Colours for gradient norms with a fixed meaning: decades of ||g|| relative to the
+    gradient the backward starts from (dL/dL = 1 for a scalar loss; ``reference``). One colour
+    per decade, wider bins (a whole number of decades) past 8 decades; the range covers every
+    value given, the reference and at least 3 decades, so nothing is clamped; a value given
+    later that falls outside gets its own colour and legend row. Zero grey, NaN/Inf red."""
 
-    def __init__(self, values):
-        logs = [math.log10(v) for v in values
+    MIN_DECADES = 3
+
+    def __init__(self, values, reference: float = 1.0):
+        self.reference = reference if reference and reference > 0 else 1.0
+        logs = [math.log10(v / self.reference) for v in values
                 if v is not None and not math.isnan(v) and not math.isinf(v) and v > 0]
         self.empty = not logs
-        self.low = math.floor(min(logs)) if logs else 0
-        high = max(math.ceil(max(logs)) if logs else 1, self.low + 1)
-        self.bins = min(high - self.low, len(PALETTE))
-        self.width = (high - self.low) / self.bins
-        self.high = high
+        high = max(math.ceil(max(logs)) if logs else 0, 0)
+        low = min(math.floor(min(logs)) if logs else high, high - self.MIN_DECADES)
+        self.width = max(1, math.ceil((high - low) / len(PALETTE)))
+        self.bins = math.ceil((high - low) / self.width)
+        self.low, self.high = low, low + self.bins * self.width
+        self.outside = False
 
     def _palette(self, i: int) -> str:
-        if self.bins == 1:
-            return PALETTE[len(PALETTE) // 2]
-        return PALETTE[round(i * (len(PALETTE) - 1) / (self.bins - 1))]
+        return PALETTE[round(i * (len(PALETTE) - 1) / max(self.bins - 1, 1))]
 
     def colour(self, value):
         """(fill colour, font colour) for a norm, or None when there is no gradient."""
@@ -161,25 +215,29 @@ class Scale:
             return BAD_COLOUR, "white"
         if value == 0:
             return ZERO_COLOUR, "black"
-        i = int((math.log10(value) - self.low) / self.width)
-        fill = self._palette(min(max(i, 0), self.bins - 1))
+        decades = math.log10(value / self.reference)
+        if not self.low <= decades <= self.high:
+            self.outside = True
+            return OUTSIDE_COLOUR, "black"
+        i = min(int((decades - self.low) / self.width), self.bins - 1)
+        fill = self._palette(i)
         return fill, ("white" if fill in DARK else "black")
+
+    def title(self) -> str:
+        ref = "dL/dL = 1" if self.reference == 1.0 else f"the seed's norm {self.reference:.3g}"
+        per = "decade" if self.width == 1 else f"{self.width} decades"
+        return f"colour: ||gradient|| relative to {ref},\none colour per {per} (log10)"
 
     def legend(self) -> list[tuple[str, str, str]]:
         """(text, fill, font colour) for each colour in use, small norms first."""
         rows = []
-        if not self.empty:
-            for i in range(self.bins):
-                a = self.low + i * self.width
-                b = a + self.width
-                fill = self._palette(i)
-                rows.append((f"1e{_tidy(a)} .. 1e{_tidy(b)}", fill,
-                             "white" if fill in DARK else "black"))
+        for i in range(self.bins):
+            a = self.low + i * self.width
+            fill = self._palette(i)
+            rows.append((f"1e{a} .. 1e{a + self.width}", fill, "white" if fill in DARK else "black"))
+        if self.outside:
+            rows.append(("outside the scale", OUTSIDE_COLOUR, "black"))
         rows.append(("zero", ZERO_COLOUR, "black"))
         rows.append(("NaN / Inf", BAD_COLOUR, "white"))
         rows.append(("no gradient", "#ffffff", "black"))
         return rows
-
-
-def _tidy(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else f"{x:.1f}"

@@ -6,7 +6,7 @@ touches the tensors: it only reads them.
 """
 from __future__ import annotations
 
-from ..tape import graph_tensors
+from ..tape import Tape, graph_tensors
 from ..tensor import Tensor
 from .cuts import cut_info
 
@@ -20,18 +20,27 @@ def step_of(scope: str | None) -> str | None:
 
 class Step:
     """One time step (one cluster): its tape entries, in order, and the leaves only it reads."""
-    __slots__ = ("name", "entries", "leaves", "outputs", "signature")
+    __slots__ = ("name", "entries", "leaves", "outputs", "carried", "signature")
 
     def __init__(self, name: str):
         self.name = name
         self.entries: list[Tensor] = []   # tensors produced in the step, by tape position
         self.leaves: list[Tensor] = []    # leaves read by this step only
-        self.outputs: list[Tensor] = []   # tensors produced here and read outside (e.g. h_t)
+        self.outputs: list[Tensor] = []   # tensors produced here and read outside (e.g. h_t, y_t)
+        self.carried: list[Tensor] = []   # the recurrent state: what flows into a later step
         self.signature: tuple = ()
 
+    def states(self) -> list[Tensor]:
+        """The recurrent state (h_t; h_t and c_t for an LSTM), in tape order."""
+        return self.carried
+
     def state(self) -> Tensor | None:
-        """The step's hidden state h_t: the last tensor it produces that something outside reads."""
-        return self.outputs[-1] if self.outputs else None
+        """The step's hidden state h_t: the carried tensor named ``h...`` if there is one, else
+        the last one carried into a later step."""
+        for t in self.carried:
+            if t.name and t.name.startswith("h"):
+                return t
+        return self.carried[-1] if self.carried else None
 
 
 class Graph:
@@ -56,6 +65,7 @@ class Graph:
         steps: dict[str, Step] = {}
         position: dict[int, tuple] = {}
         outgoing: dict[int, Tensor] = {}
+        carried: dict[int, Tensor] = {}        # read by another time step: the recurrent state
         for t in self.entries:
             node = t._node
             name = step_of(node.scope)
@@ -81,6 +91,8 @@ class Graph:
                         readers[key].add(name)
                 elif step_name.get(id(x)) != name and step_name.get(id(x)) is not None:
                     outgoing[id(x)] = x
+                    if name is not None:
+                        carried[id(x)] = x
         for t in outputs:                      # an output that is a leaf, or read by nobody
             if t._node is None and id(t) not in first_use:
                 first_use[id(t)] = (None, -1, 0)
@@ -104,11 +116,15 @@ class Graph:
         for t in self.entries:                # outgoing tensors, in tape order
             if id(t) in outgoing:
                 steps[step_name[id(t)]].outputs.append(t)
+            if id(t) in carried:
+                steps[step_name[id(t)]].carried.append(t)
 
         self.steps = list(steps.values())      # in order of their first tape entry
+        _last_states(self.steps)
         self.step_name = step_name             # id(tensor) -> its step, or None
         self.position = position               # id(tensor) -> where it sits inside its step
-        self.index = {id(t): i for i, t in enumerate(leaves + self.entries)}
+        # the tape printout's numbers (%k), so a drawing and print(tg.tape(...)) agree
+        self.index = Tape(outputs).positions
         self.cuts = {id(x): info for x in leaves for info in (cut_info(x),) if info is not None}
 
     @property
@@ -128,6 +144,21 @@ class Graph:
         if id(t) in self.cuts:
             return "cut"
         return "parameter" if t.requires_grad else "input"
+
+
+def _last_states(steps: list) -> None:
+    """The last step carries nothing further: its state is what sits where the step before
+    kept its state (same ops in the same order), else every tensor it hands outside."""
+    for before, step in zip(steps, steps[1:]):
+        if step.carried or not before.carried:
+            continue
+        if step.signature == before.signature:
+            place = {id(t): k for k, t in enumerate(before.entries)}
+            step.carried = [step.entries[place[id(t)]] for t in before.carried]
+        else:
+            step.carried = list(step.outputs)
+    if len(steps) == 1:
+        steps[0].carried = list(steps[0].outputs)
 
 
 def _seq(t: Tensor) -> int:

@@ -10,28 +10,29 @@ import math
 from pathlib import Path
 
 from ..tensor import Tensor
-from .build import build, count
+from .build import Options, build, count
 from .emit import emit
-from .gradients import Scale, norm, step_norms, trace_backward
+from .gradients import Scale, norm, norms_of, seed_norm, step_state_norms, trace_backward
 from .model import Graph
 from .dot import GraphvizNotFound, INSTALL, dot_path, output_path, render, source_of
 
 
-def frames(output, view: str = "backward", rankdir: str = "TB", show_shapes: bool = True,
+def frames(output, view: str = "backward", rankdir: str | None = None, show_shapes: bool = True,
            show_values: bool = False, verbose: bool = False, max_nodes: int | None = 500):
     """Yield one ``graphviz.Digraph`` per backward step (in the order backward runs them)."""
-    from . import _check_args, _check_size
+    from . import _check_args, _check_size, default_rankdir
     _check_args(view, rankdir, False)
     graph = Graph(output)
+    rankdir = rankdir or default_rankdir(graph, view)
     _check_size(count(graph, view), max_nodes, graph, "frames")
-    drawing = build(graph, view, show_shapes, show_values, verbose)
+    drawing = build(graph, view, Options(show_shapes, show_values, verbose))
     index = graph.index
     events = []          # (tape entry's output index, its node, [(tensor id, norm so far)])
     summed: dict = {}    # id(tensor) -> gradient summed so far (arrays)
 
     def on_step(y, gy, sent):
         summed.pop(id(y), None)            # y's gradient is complete: gy
-        updates = [(id(y), norm(gy.data))]
+        updates = list(norms_of({id(y): gy}, {id(y): y}).items())
         for x, gx in zip(y._node.inputs, sent):
             if gx is not None and isinstance(x, Tensor) and x.requires_grad:
                 before = summed.get(id(x))
@@ -43,25 +44,25 @@ def frames(output, view: str = "backward", rankdir: str = "TB", show_shapes: boo
     trace_backward(graph, on_step)
     summed.clear()
     seeds = {id(t): math.sqrt(t.data.size) for t in graph.outputs if t.requires_grad}
-    final = dict(seeds)
-    for _, _, updates in events:
-        final.update(updates)
-    scale = Scale(final.values())
+    # one scale for every frame, over every value any frame shows: nothing is clamped
+    shown = list(seeds.values()) + [v for _, _, updates in events for _, v in updates]
+    scale = Scale(shown, seed_norm(graph))
     running = dict(seeds)
     total = len(events)
     for k, (i, node, updates) in enumerate(events):
         running.update(updates)
         where = f"  [{node.scope}]" if node.scope else ""
         title = (f"backward step {k + 1} of {total}: {node.name} backward "
-                 f"(tape entry %{node.seq}){where}")
+                 f"(tape entry %{i}){where}")
         yield emit(drawing, rankdir, norms=dict(running), scale=scale,
-                   step_norms=step_norms(graph, running), highlight=f"o{i}", title=title)
+                   step_norms=step_state_norms(graph, running), highlight=f"o{i}", title=title)
 
 
-def write_frames(output, directory, format: str = "svg", **options) -> list[Path]:
+def write_frames(output, directory, format: str = "svg", timeout: float | None = None,
+                 **options) -> list[Path]:
     """Render every frame of :func:`frames` into ``directory`` (created if missing) as
     ``frame_0000.<format>``, ``frame_0001.<format>``, ...; returns the paths. Nothing is written
-    outside ``directory``. Without Graphviz's ``dot``, writes ``frame_NNNN.dot`` files and
+    outside ``directory``. ``timeout``: seconds each ``dot`` run may take. Without Graphviz's ``dot``, writes ``frame_NNNN.dot`` files and
     raises :class:`GraphvizNotFound`."""
     directory = Path(directory)
     output_path(directory / "frame", format)          # validates the format
@@ -71,7 +72,7 @@ def write_frames(output, directory, format: str = "svg", **options) -> list[Path
     for k, graph in enumerate(frames(output, **options)):
         path = directory / f"frame_{k:04d}.{format}"
         if have_dot:
-            paths.append(render(graph, path, format))
+            paths.append(render(graph, path, format, timeout=timeout))
         else:
             path = path.with_suffix(".dot")
             path.write_text(source_of(graph), encoding="utf-8")

@@ -67,8 +67,18 @@ def format_table(norms: dict[str, list[float]], every: int = 5) -> str:
     return "\n".join(lines)
 
 
-def plot(norms: dict[str, list[float]], path: str) -> str:
-    """A log-scale plot of the norms against t, written to ``path`` (needs matplotlib)."""
+def settings_text(hidden_size: int, gate_bias: float, trained: bool = False) -> str:
+    """The settings a plot of the norms depends on, in words."""
+    bias = (f"gate bias {gate_bias:+g} (LSTM forget, GRU update)" if gate_bias
+            else "gate bias 0")
+    state = "trained" if trained else "untrained (initial weights)"
+    return f"hidden size {hidden_size}, {bias}\n{state}, loss L = <v, h_T> on the last step"
+
+
+def plot(norms: dict[str, list[float]], path: str, hidden_size: int | None = None,
+         gate_bias: float | None = None, trained: bool = False) -> str:
+    """A log-scale plot of the norms against the number of steps back from the loss, written
+    to ``path`` (needs matplotlib); the settings, when given, are written under the title."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -76,12 +86,16 @@ def plot(norms: dict[str, list[float]], path: str) -> str:
     except ImportError:
         raise ImportError("plotting needs matplotlib: pip install 'tinygrad_rnn[plot]' "
                           "(the table above has the same numbers)") from None
-    figure, axes = plt.subplots(figsize=(7, 4))
+    figure, axes = plt.subplots(figsize=(7, 4.6))
     for name, values in norms.items():
-        axes.semilogy(range(len(values)), values, label=name.upper(), linewidth=2)
-    axes.set_xlabel("time step t")
+        back = range(len(values) - 1, -1, -1)         # step t is T-1-t steps back from the loss
+        axes.semilogy(list(back), values, label=name.upper(), linewidth=2)
+    axes.set_xlabel("steps back from the loss (T-1-t)")
     axes.set_ylabel("||dL/dh_t||  (log scale)")
-    axes.set_title(f"Gradient reaching step t from a loss at step {len(values) - 1}")
+    title = f"Gradient reaching step t from a loss at step {len(values) - 1}"
+    if hidden_size is not None:
+        title += "\n" + settings_text(hidden_size, gate_bias or 0.0, trained)
+    axes.set_title(title, fontsize=10)
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
     figure.tight_layout()
