@@ -108,3 +108,36 @@ def test_sampler_gives_each_rank_its_own_deterministic_share(length, drop_last):
     else:
         assert set(flat) == set(range(length))       # all covered, padded by repeating
         assert len({len(s) for s in first}) == 1
+
+
+CHARLM = ["train", "charlm", "--corpus", "sonnets", "--hidden", "16", "--embedding", "8",
+          "--batch", "4", "--seq-len", "8", "--sample-every", "3", "--sample-length", "10",
+          "--eval-every", "0", "--checkpoint-every", "0"]
+
+
+def charlm(tmp_path, ranks: int, out: str, steps: int, *extra):
+    cli = [str(pathlib.Path(sys.executable).parent / "tinygrad-rnn"), *CHARLM,
+           "--steps", str(steps), "--out", str(tmp_path / out), *extra]
+    command = cli if ranks == 1 else [_mpiexec(), "-n", str(ranks), *cli, "--distributed"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=LIMIT,
+                          env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@needs_mpi
+def test_train_charlm_distributed_steps_like_one_process_and_resumes_with_any_world(tmp_path):
+    charlm(tmp_path, 1, "alone", 6)
+    shown = charlm(tmp_path, 2, "two", 3)                 # 2 ranks, then 1 rank resumes
+    assert shown.count("trained 3 steps") == 1 and shown.count("--- sample at step 3") == 1
+    assert "2 ranks of 2 rows each" in shown
+    charlm(tmp_path, 1, "two", 6, "--resume", str(tmp_path / "two" / "charlm.ckpt"))
+    charlm(tmp_path, 1, "one", 3)                         # 1 rank, then 2 ranks resume
+    charlm(tmp_path, 2, "one", 6, "--resume", str(tmp_path / "one" / "charlm.ckpt"))
+    alone = tg.load(str(tmp_path / "alone" / "charlm.ckpt"))
+    for other in ("two", "one"):
+        resumed = tg.load(str(tmp_path / other / "charlm.ckpt"))
+        assert resumed["step"] == 6
+        for name, value in alone["model"].items():
+            np.testing.assert_allclose(resumed["model"][name].numpy(), value.numpy(),
+                                       rtol=0, atol=2e-6, err_msg=f"{other}: {name}")
