@@ -141,3 +141,15 @@ def test_train_charlm_distributed_steps_like_one_process_and_resumes_with_any_wo
         for name, value in alone["model"].items():
             np.testing.assert_allclose(resumed["model"][name].numpy(), value.numpy(),
                                        rtol=0, atol=2e-6, err_msg=f"{other}: {name}")
+
+
+@needs_mpi
+def test_unused_parameters_need_finish_and_no_sync_accumulates(tmp_path):
+    done, _ = run_ranks(2, "unused", str(tmp_path / "w.npz"))
+    assert done.returncode == 0, done.stderr
+    for r in (0, 1):
+        assert f"rank {r}: DistributedDataParallel: the last backward gave no gradient to " \
+               "spare.bias, spare.weight" in done.stdout, done.stdout
+        for fact in ("same after finish: True", "spare grad None: True",
+                     "no_sync then sync averages the sum: True"):
+            assert f"rank {r}: {fact}" in done.stdout, done.stdout

@@ -3,7 +3,8 @@ backward, so each rank's optimizer takes the step the whole batch would give.
 
 The parameters are split into *buckets* of about ``bucket_cap_mb`` megabytes, in reverse
 order (the gradients of the last layers arrive first). A hook on each parameter copies its
-gradient into its bucket's flat buffer; a bucket whose gradients have all arrived starts a
+accumulated gradient (``.grad`` plus this backward's part, as torch reduces ``.grad``) into its
+bucket's flat buffer; a bucket whose gradients have all arrived starts a
 non-blocking all-reduce (buckets start in a fixed order, the same on every rank). When the
 last parameter's gradient arrives every reduction is waited for and the averages written to
 ``.grad``, so ``optimizer.step()`` right after ``backward()`` sees them.
@@ -34,7 +35,8 @@ class _Bucket:
 
     def reset(self) -> None:
         self.waiting = {index for index, _, _ in self.params}
-        self.prior: dict = {}                     # index -> .grad before this backward
+        self.accumulated: set = set()             # had a .grad before this backward
+        self.unused: set = set()                  # no gradient here (finish())
         self.work = None
 
 
@@ -100,17 +102,30 @@ class DistributedDataParallel(Module):
             raise RuntimeError("DistributedDataParallel: a parameter received two gradients in "
                                "one backward before the average was taken; call finish() "
                                "between backward passes")
-        p = next(p for i, _, p in bucket.params if i == index)
-        start, size = bucket.offsets[index]
-        bucket.flat[start:start + size] = grad.data.reshape(-1)
-        if p.grad is not None:
-            bucket.prior[index] = p.grad.data.copy()
-        bucket.waiting.discard(index)
+        self._gather(bucket, index, grad.data)
         self._arrived += 1
         self._launch_ready()
         if self._arrived < self._expected:
             return None
         return self._complete(current=index)
+
+    @staticmethod
+    def _gather(bucket: _Bucket, index: int, local) -> None:
+        """Put the parameter's accumulated gradient (its .grad plus this backward's ``local``
+        part) in its slot of the bucket, as torch reduces .grad after gradient accumulation."""
+        p = next(p for i, _, p in bucket.params if i == index)
+        start, size = bucket.offsets[index]
+        slot = bucket.flat[start:start + size]
+        if p.grad is not None:
+            bucket.accumulated.add(index)
+            slot[...] = p.grad.data.reshape(-1)
+            if local is not None:
+                slot += local.reshape(-1)
+        elif local is not None:
+            slot[...] = local.reshape(-1)
+        else:
+            slot[...] = 0
+        bucket.waiting.discard(index)
 
     def _launch_ready(self) -> None:
         """Start the all-reduce of each full bucket, in bucket order (the same on all ranks:
@@ -129,12 +144,8 @@ class DistributedDataParallel(Module):
             return
         for bucket in self._buckets:
             for index in list(bucket.waiting):
-                start, size = bucket.offsets[index]
-                bucket.flat[start:start + size] = 0
-                p = next(p for i, _, p in bucket.params if i == index)
-                if p.grad is not None:
-                    bucket.prior[index] = p.grad.data.copy()
-                bucket.waiting.discard(index)
+                bucket.unused.add(index)
+                self._gather(bucket, index, None)
         self._launch_ready()
         self._complete(current=None)
 
@@ -147,15 +158,14 @@ class DistributedDataParallel(Module):
             for index, _, p in bucket.params:
                 start, size = bucket.offsets[index]
                 mean = bucket.flat[start:start + size].reshape(p.data.shape)
-                if index == current:
-                    result = Tensor._make(mean.copy())
-                    continue
-                total = mean + bucket.prior[index] if index in bucket.prior else mean.copy()
-                if p.grad is None:
-                    p.grad = Tensor._make(total)
-                else:
-                    p.grad.data[...] = total
+                if index == current:        # the engine adds what the hook returns to .grad
+                    result = Tensor._make(mean - p.grad.data if index in bucket.accumulated
+                                          else mean.copy())
+                elif p.grad is not None:
+                    p.grad.data[...] = mean
                     p.grad._bump()
+                elif not (index in bucket.unused and not mean.any()):   # unused on every rank
+                    p.grad = Tensor._make(mean.copy())
         self._begin()
         return result
 
