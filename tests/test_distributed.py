@@ -66,13 +66,18 @@ def test_a_rank_that_dies_raises_or_hangs_ends_every_rank(tmp_path, mode, said):
     assert seconds < LIMIT
 
 
+def each_rank_says(tmp_path, mode: str, exit_code: int, *lines: str) -> None:
+    done, _ = run_ranks(2, mode, str(tmp_path / "w.npz"))
+    assert done.returncode == exit_code, done.stderr
+    for r in (0, 1):
+        for line in lines:
+            assert f"rank {r}: {line}" in done.stdout, done.stdout
+
+
 @needs_mpi
 def test_mismatched_models_are_refused_naming_the_parameter(tmp_path):
-    done, _ = run_ranks(2, "mismatch", str(tmp_path / "w.npz"))
-    assert done.returncode == 3, done.stderr
-    for r in (0, 1):
-        assert f"rank {r}: DistributedDataParallel: the model differs between ranks: parameter " \
-               "'lstm.weight_ih_l0'" in done.stdout, done.stdout
+    each_rank_says(tmp_path, "mismatch", 3, "DistributedDataParallel: the model differs between "
+                   "ranks: parameter 'lstm.weight_ih_l0'")
 
 
 def test_without_init_a_single_process_is_rank_0_of_1():
@@ -145,11 +150,6 @@ def test_train_charlm_distributed_steps_like_one_process_and_resumes_with_any_wo
 
 @needs_mpi
 def test_unused_parameters_need_finish_and_no_sync_accumulates(tmp_path):
-    done, _ = run_ranks(2, "unused", str(tmp_path / "w.npz"))
-    assert done.returncode == 0, done.stderr
-    for r in (0, 1):
-        assert f"rank {r}: DistributedDataParallel: the last backward gave no gradient to " \
-               "spare.bias, spare.weight" in done.stdout, done.stdout
-        for fact in ("same after finish: True", "spare grad None: True",
-                     "no_sync then sync averages the sum: True"):
-            assert f"rank {r}: {fact}" in done.stdout, done.stdout
+    each_rank_says(tmp_path, "unused", 0, "DistributedDataParallel: the last backward gave no "
+                   "gradient to spare.bias, spare.weight", "same after finish: True",
+                   "spare grad None: True", "no_sync then sync averages the sum: True")
