@@ -70,25 +70,7 @@ class Backend:
     def default_float(self):
         return self.xp.float32
 
-    # -- fused recurrent cells (tinygrad_rnn.models.fused): the pointwise part of one time step,
-    #    in one pass. Arguments are (B, ...) arrays; outputs are written into the *_out arrays.
-    def lstm_pointwise(self, gates, c_prev, h_out, c_out) -> None:
-        """``gates`` (B, 4H), the pre-activations [i f g o], is replaced in place by the
-        activations i, f, o = sigma(.), g = tanh(.); c_out = f*c_prev + i*g, h_out = o*tanh(c_out)."""
-        raise NotImplementedError
-
-    def lstm_pointwise_backward(self, gates, c_prev, c, dh, dc, dgates_out, dc_prev_out) -> None:
-        """From the activations ``gates``, c_{t-1}, c_t and dL/dh_t, dL/dc_t: dgates_out (B, 4H)
-        gets dL/d(pre-activations), dc_prev_out gets dL/dc_{t-1}."""
-        raise NotImplementedError
-
-    def gru_pointwise(self, xg, hg, h_prev, h_out, hn_out) -> None:
-        """``xg`` = W_i x + b_i and ``hg`` = W_h h_{t-1} + b_h, both (B, 3H) in [r z n] order:
-        xg is replaced in place by [r z n], hn_out gets hg's n part (backward needs it) and
-        h_out = (1 - z)*n + z*h_{t-1}."""
-        raise NotImplementedError
-
-    def gru_pointwise_backward(self, acts, hn, h_prev, dh, dxg_out, dhn_out, dh_prev_out) -> None:
-        """dxg_out (B, 3H) gets dL/dxg, dhn_out dL/d(hg's n part), dh_prev_out the direct part of
-        dL/dh_{t-1} (dh * z; the caller adds the path through W_h)."""
-        raise NotImplementedError
+    def kernel(self, name: str):
+        """A library-specific kernel registered under ``name`` (e.g. CuPy's ElementwiseKernels
+        for the recurrent cells' pointwise math), or None: callers then use plain ``xp`` code."""
+        return None

@@ -73,25 +73,37 @@ class CupyBackend(Backend):
         with cupy.cuda.Device(self._index(device)):
             cupy.cuda.get_current_stream().synchronize()
 
-    # -- fused recurrent cells: see Backend. Each is one cupy.ElementwiseKernel launch over the
-    #    (B, H) elements; the (B, 4H) / (B, 3H) gate arrays are read and written as raw arrays.
-    def lstm_pointwise(self, gates, c_prev, h_out, c_out) -> None:
-        gates = _contiguous(gates, "gates")
-        _kernels()["lstm_forward"](c_prev, c_prev.shape[-1], gates, h_out, c_out)
+    def kernel(self, name: str):
+        """The recurrent cells' pointwise kernels (see ``_KERNEL_CALLS``), each one
+        ``cupy.ElementwiseKernel`` launch over the (B, H) elements of a step."""
+        return _KERNEL_CALLS.get(name)
 
-    def lstm_pointwise_backward(self, gates, c_prev, c, dh, dc, dgates_out, dc_prev_out) -> None:
-        gates, dgates_out = _contiguous(gates, "gates"), _contiguous(dgates_out, "dgates_out")
-        _kernels()["lstm_backward"](gates, c_prev, c, dh, dc, c_prev.shape[-1],
-                                    dgates_out, dc_prev_out)
 
-    def gru_pointwise(self, xg, hg, h_prev, h_out, hn_out) -> None:
-        xg, hg = _contiguous(xg, "xg"), _contiguous(hg, "hg")
-        _kernels()["gru_forward"](hg, h_prev, h_prev.shape[-1], xg, h_out, hn_out)
+# The kernels' calls, with the same arguments as the cells' array code they replace
+# (models/lstm_cell.py, models/gru_cell.py); the (B, kH) gate arrays are read and written raw.
+def _lstm_pointwise(gates, c_prev, h_out, c_out) -> None:
+    _kernels()["lstm_forward"](c_prev, c_prev.shape[-1], _contiguous(gates, "gates"), h_out, c_out)
 
-    def gru_pointwise_backward(self, acts, hn, h_prev, dh, dxg_out, dhn_out, dh_prev_out) -> None:
-        acts, dxg_out = _contiguous(acts, "acts"), _contiguous(dxg_out, "dxg_out")
-        _kernels()["gru_backward"](acts, hn, h_prev, dh, h_prev.shape[-1],
-                                   dxg_out, dhn_out, dh_prev_out)
+
+def _lstm_pointwise_backward(gates, c_prev, c, dh, dc, dgates_out, dc_prev_out) -> None:
+    _kernels()["lstm_backward"](_contiguous(gates, "gates"), c_prev, c, dh, dc, c_prev.shape[-1],
+                                _contiguous(dgates_out, "dgates_out"), dc_prev_out)
+
+
+def _gru_pointwise(xg, hg, h_prev, h_out, hn_out) -> None:
+    _kernels()["gru_forward"](_contiguous(hg, "hg"), h_prev, h_prev.shape[-1],
+                              _contiguous(xg, "xg"), h_out, hn_out)
+
+
+def _gru_pointwise_backward(acts, hn, h_prev, dh, dxg_out, dhn_out, dh_prev_out) -> None:
+    _kernels()["gru_backward"](_contiguous(acts, "acts"), hn, h_prev, dh, h_prev.shape[-1],
+                               _contiguous(dxg_out, "dxg_out"), dhn_out, dh_prev_out)
+
+
+_KERNEL_CALLS = {"lstm_pointwise": _lstm_pointwise,
+                 "lstm_pointwise_backward": _lstm_pointwise_backward,
+                 "gru_pointwise": _gru_pointwise,
+                 "gru_pointwise_backward": _gru_pointwise_backward}
 
 
 def _contiguous(array, name: str):

@@ -4,10 +4,11 @@ NumPy step (bench/numpy_charlm.py) and PyTorch's nn.LSTM / nn.GRU / nn.RNN, all 
 The step: vocabulary 65, one-hot (T, B, 65) float32 input, one recurrent layer of width H, a
 linear read-out to 65 logits, mean cross-entropy over all B*T positions, forward + backward +
 SGD update. Sizes (B, T, H): (32, 32, 128), (32, 64, 256), (64, 64, 512); cells LSTM, GRU, RNN
-(tanh). Also the composed LSTM (``fused=False``: ~17 core ops per time step), and the peak
-memory of one step (tracemalloc) next to the NumPy step's.
+(tanh), each fused (one tape entry per sweep) and composed (``fused=False``: the cell's ~12 core
+ops per time step). Memory: the peak RSS (``ru_maxrss``) of a fresh process that builds one
+implementation and runs 50 consecutive training steps, next to the NumPy step's.
 
-    python bench/bench_charlm.py                      # everything (a few minutes on 2 cores)
+    python bench/bench_charlm.py                      # everything (several minutes on 2 cores)
     python bench/bench_charlm.py --sizes 64,64,512 --cells lstm --repeats 7
 
 All implementations start from the same weights (the spread of their first-step losses is the
@@ -23,10 +24,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
+import subprocess
 import sys
 import time
-import tracemalloc
 
 import numpy as np
 
@@ -113,18 +115,58 @@ def timed(fn, x, y, pause: float = 0.0) -> float:
     return (time.perf_counter() - start) * 1e3
 
 
-def peak_mb(fn, x, y) -> float:
-    fn(x, y)                                   # warm: allocator caches, lazily built things
-    tracemalloc.start()
-    tracemalloc.reset_peak()
-    fn(x, y)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return peak / 2**20
+MEMORY_STEPS = 50
+
+
+def make_impl(name: str, cell: str, H: int, torch=None):
+    """One implementation's step function, all from the same weights (the fused layer's)."""
+    tiny = TinyStep(cell, H, fused=name != "composed")
+    if name in ("fused", "composed"):
+        return tiny
+    state = tiny.state()
+    if name == "torch":
+        return TorchStep(torch, cell, H, state)
+    ref = NumpyCharLM(cell, VOCAB, H)
+    ref.load(state)
+    return lambda a, b: ref.step(a, b, LR)
+
+
+def child_peak_rss(name: str, cell: str, B: int, T: int, H: int, threads: int) -> None:
+    """In a fresh process: build one implementation, run MEMORY_STEPS training steps, print the
+    peak RSS in MB."""
+    torch = None
+    if name == "torch":
+        import torch
+        torch.set_num_threads(threads)
+    x, y = batch(B, T)
+    fn = make_impl(name, cell, H, torch)
+    for _ in range(MEMORY_STEPS):
+        fn(x, y)
+    print(peak_rss_of_this_process())
+
+
+def peak_rss_of_this_process() -> float:
+    """MB. Linux's VmHWM starts afresh at exec; ru_maxrss would start from the parent's peak at
+    fork (so a child of a process that imported torch would report torch's memory)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024    # KB on Linux
+
+
+def peak_rss_mb(name: str, cell: str, B: int, T: int, H: int, threads: int) -> float:
+    args = [sys.executable, os.path.abspath(__file__), "--child", name, "--cells", cell,
+            "--sizes", f"{B},{T},{H}", "--threads", str(threads)]
+    done = subprocess.run(args, capture_output=True, text=True, check=True)
+    return float(done.stdout.split()[-1])
 
 
 def run(sizes, cells, repeats: int, composed_cells, memory: bool, stat: str = "median",
-        use_torch: bool = True, pause: float = 0.2, threads: int = 2):
+        use_torch: bool = True, pause: float = 0.2, threads: int = 2, min_seconds: float = 1.0):
     torch = None
     if use_torch:
         try:
@@ -136,35 +178,32 @@ def run(sizes, cells, repeats: int, composed_cells, memory: bool, stat: str = "m
     for B, T, H in sizes:
         x, y = batch(B, T)
         for cell in cells:
-            impls = {"fused": TinyStep(cell, H, fused=True)}
-            if cell in composed_cells:
-                impls["composed"] = TinyStep(cell, H, fused=False)
-            state = impls["fused"].state()
-            ref = NumpyCharLM(cell, VOCAB, H)
-            ref.load(state)
-            impls["numpy"] = lambda a, b, ref=ref: ref.step(a, b, LR)
-            if torch is not None:
-                impls["torch"] = TorchStep(torch, cell, H, state)
+            names = ["fused"] + (["composed"] if cell in composed_cells else []) + ["numpy"] + (
+                ["torch"] if torch is not None else [])
+            impls = {name: make_impl(name, cell, H, torch) for name in names}
             first = {name: fn(x, y) for name, fn in impls.items()}   # same weights: same loss
             spread = max(first.values()) - min(first.values())
             times = {name: [] for name in impls}
-            for _ in range(repeats):                                  # interleaved
+            # short steps are preempted more often on a shared machine than they run: take
+            # more samples of them, so that --stat min finds undisturbed ones
+            slowest = max(timed(fn, x, y) for fn in impls.values()) / 1e3
+            for _ in range(max(repeats, min(100, int(min_seconds / slowest)))):  # interleaved
                 for name, fn in impls.items():
                     times[name].append(timed(fn, x, y, pause))
             pick = min if stat == "min" else statistics.median
             ms = {name: pick(v) for name, v in times.items()}
             mem = {}
             if memory:
-                for name in ("fused", "composed", "numpy"):
-                    if name in impls:
-                        mem[name] = peak_mb(impls[name], x, y)
+                for name in impls:
+                    mem[name] = peak_rss_mb(name, cell, B, T, H, threads)
             rows.append((cell, (B, T, H), ms, mem, spread))
             print(_row(rows[-1]), flush=True)
     return rows
 
 
 HEADER = ("cell  B,T,H         fused ms  composed ms  numpy ms  torch ms | fused/np  fused/torch"
-          "  composed/np | peak MB fused  composed  numpy  fused/np | loss spread")
+          "  composed/np | peak RSS MB fused  composed  numpy  torch  fused/np  composed/np"
+          " | loss spread")
 
 
 def _row(row) -> str:
@@ -174,8 +213,9 @@ def _row(row) -> str:
     return (f"{cell:5s} {B:2d},{T:2d},{H:3d}  {f(ms.get('fused')):>9s} {f(ms.get('composed')):>12s} "
             f"{f(ms.get('numpy')):>9s} {f(ms.get('torch')):>9s} | {r(ms.get('fused'), ms.get('numpy')):>8s} "
             f"{r(ms.get('fused'), ms.get('torch')):>12s} {r(ms.get('composed'), ms.get('numpy')):>12s} | "
-            f"{f(mem.get('fused')):>13s} {f(mem.get('composed')):>9s} {f(mem.get('numpy')):>6s} "
-            f"{r(mem.get('fused'), mem.get('numpy')):>9s} | {spread:.1e}")
+            f"{f(mem.get('fused')):>17s} {f(mem.get('composed')):>9s} {f(mem.get('numpy')):>6s} "
+            f"{f(mem.get('torch')):>6s} {r(mem.get('fused'), mem.get('numpy')):>9s} "
+            f"{r(mem.get('composed'), mem.get('numpy')):>12s} | {spread:.1e}")
 
 
 def main(argv=None):
@@ -183,7 +223,7 @@ def main(argv=None):
     parser.add_argument("--sizes", default="all",
                         help="'all' or B,T,H triples separated by ';' (e.g. '64,64,512')")
     parser.add_argument("--cells", default="lstm,gru,rnn")
-    parser.add_argument("--composed", default="lstm",
+    parser.add_argument("--composed", default="lstm,gru,rnn",
                         help="cells also timed with fused=False (comma-separated, or 'none')")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--stat", choices=("median", "min"), default="median",
@@ -195,16 +235,21 @@ def main(argv=None):
     parser.add_argument("--pause", type=float, default=0.2,
                         help="seconds of sleep before each timed step, so that one library's "
                              "spinning worker threads (OpenMP, OpenBLAS) do not slow the next")
+    parser.add_argument("--min-seconds", type=float, default=1.0,
+                        help="repeat short steps until the slowest has had this long (max 100)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)   # one implementation's peak RSS
     args = parser.parse_args(argv)
     sizes = SIZES if args.sizes == "all" else [
         tuple(int(v) for v in part.split(",")) for part in args.sizes.split(";")]
     cells = [c for c in args.cells.split(",") if c]
+    if args.child:
+        return child_peak_rss(args.child, cells[0], *sizes[0], args.threads)
     composed = [] if args.composed == "none" else args.composed.split(",")
-    print(f"tinygrad_rnn char-LM step, float32, vocab {VOCAB}, {args.stat} of {args.repeats} "
-          "interleaved runs")
+    print(f"tinygrad_rnn char-LM step, float32, vocab {VOCAB}, {args.stat} of >= {args.repeats} "
+          f"interleaved runs (up to 100 for steps shorter than {args.min_seconds:g} s / repeats)")
     print(HEADER)
     run(sizes, cells, args.repeats, composed, not args.no_memory, args.stat, not args.no_torch,
-        args.pause, args.threads)
+        args.pause, args.threads, args.min_seconds)
 
 
 if __name__ == "__main__":

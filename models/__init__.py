@@ -10,6 +10,11 @@ from .rnn_cell import RNNCell
 from .attention import AdditiveAttention, LuongAttention, scaled_dot_product_attention
 from .multihead import MultiHeadAttention
 from .transformer import PositionalEncoding, TransformerEncoderLayer, sinusoidal_positional_encoding
+from .transformer_decoder import TransformerDecoderLayer
+from .encoder_decoder import Transformer, TransformerDecoder, TransformerEncoder
+from .gpt import GPT
+from .bert import BERT, mask_tokens
+from .transformer_seq2seq import TransformerSeq2Seq
 # sequence to sequence
 from .seq2seq import Decoder, Encoder, Seq2Seq
 # language-model helpers (character LM, vocabulary, truncated-BPTT windows, sampling)
@@ -24,4 +29,6 @@ __all__ = ["RNNCell", "LSTMCell", "GRUCell", "MUT1Cell", "MUT2Cell", "MUT3Cell",
            "batchify", "bptt_windows", "window_count", "Vocabulary", "CellLayer", "train_windows",
            "AdditiveAttention", "LuongAttention", "scaled_dot_product_attention",
            "MultiHeadAttention", "TransformerEncoderLayer", "PositionalEncoding",
-           "sinusoidal_positional_encoding", "Encoder", "Decoder", "Seq2Seq"]
+           "sinusoidal_positional_encoding", "Encoder", "Decoder", "Seq2Seq",
+           "TransformerDecoderLayer", "TransformerEncoder", "TransformerDecoder", "Transformer",
+           "GPT", "BERT", "mask_tokens", "TransformerSeq2Seq"]

@@ -1,485 +1,362 @@
-"""Fused recurrent steps: one tape entry per time step, with a hand-derived VJP.
+"""Fused recurrent sweeps: one tape entry per layer and direction, forward and BPTT on arrays.
 
-A composed LSTM step is ~17 tape entries (a matmul, an add, four slices, three sigmoids, two
-tanh, products and sums); ``LSTMStep`` is one. Its forward takes the step's slice of the
-*hoisted* input projection XG = X W_ih^T (computed for all T steps by one matmul before the
-time loop), adds h_{t-1} W_hh^T and the biases, and runs the pointwise part (``backend.lstm_pointwise``: the
-gate nonlinearities and the state update in one pass, one ``cupy.ElementwiseKernel`` on the GPU).
+A sweep runs one layer in one direction over the whole sequence. Its forward is the loop a
+hand-written NumPy RNN runs:
 
-Conventions shared by the steps of one sweep (one layer, one direction), held in a ``Run``:
+    XG = X W_ih^T + b               all T steps at once, one (T*B, I) @ (I, G) matmul
+    for t = 0 .. T-1 (T-1 .. 0 when reverse):
+        pre_t = XG[t] + h_{t-1} W_hh^T
+        (h_t, c_t) = pointwise(pre_t, c_{t-1})       the cell's own equations:
 
-* the states live in one preallocated array ``states`` (K, T+1, B, H), K = 2 for the LSTM
-  (h and c) and 1 otherwise; step t's output S_t is a view of its slot, so the outputs of the
-  whole sweep are one contiguous (T, B, H) view (``CollectOutputs``) and so are the h_{t-1}
-  every step read (for the weight gradient below);
-* the LSTM and GRU steps overwrite their slice of XG with the gate activations (backward needs
-  those, not the pre-activations; XG is private to the layer and nothing else reads it), so the
-  fused sweep stores one (T, B, G) array where the composed one keeps a dozen per step;
-* **weight gradients in one matmul.** Backward visits the steps last to first. Each step writes
-  dL/d(gate pre-activations) into its slot of one (T, B, G) buffer and returns no gradient for
-  XG or W_hh; the sweep's *first* step (the last one backward visits: every later step depends
-  on it through the state) returns the whole buffer as XG's gradient, and
-  dW_hh = sum_t dG_t^T h_{t-1} as a single (G, T*B) @ (T*B, H) product. XG's own VJP (a matmul)
-  then gives dW_ih and dX with one matmul each. The engine's sums of T per-step weight
-  gradients disappear. (The tape observer therefore sees W_hh's gradient arrive at the first
-  step, as the sum over all steps.)
+    LSTM   i, f, o = sigma(pre_[i f o]),  g = tanh(pre_g),  c_t = f c_{t-1} + i g,
+           h_t = o tanh(c_t)
+    GRU    r = sigma(xg_r + hg_r),  z = sigma(xg_z + hg_z),  n = tanh(xg_n + r hg_n),
+           h_t = (1 - z) n + z h_{t-1},    xg = W_ih x_t + b_ih,  hg = W_hh h_{t-1} + b_hh
+    RNN    h_t = tanh(pre_t)  (or relu)
 
-First-order only: the VJPs are written on arrays (so that on CuPy each is one elementwise
-kernel), not in Tensor ops, and the activations overwrite XG, so a backward with
-``create_graph=True`` through a fused step raises; the composed path (``fused=False``) is the
-reference for double backward, and gives the same first-order gradients (tested).
+and its backward is backpropagation through time over the saved gate activations, last step
+to first. With dh_t = dL/dh_t from the outputs plus the carry from step t+1:
 
-Two more entries serve the composed path (``fused=False``), with the same shared-buffer idea
-and a differentiable VJP under ``create_graph``:
+    d pre_t       = pointwise_backward(dh_t, dc_t)                (the cells' VJP, below)
+    dh_{t-1}      = d pre_t W_hh        (GRU: dh_t z + dhg_t W_hh)
+    dc_{t-1}      = dc_t f_t            (LSTM)
+    dW_hh = sum_t d pre_t^T h_{t-1}     one (G, T*B) @ (T*B, H) matmul after the loop
+    dW_ih = dXG^T X,  dX = dXG W_ih,  db = sum_t d pre_t   one matmul (or sum) each
 
-* ``TimeSlice``: XG[t] as one tape entry whose backward writes into one shared buffer, so
-  slicing T steps out of XG costs O(T) in backward rather than O(T^2) (each plain slice's
-  gradient would be a zero-filled copy of all of XG);
-* ``RecurrentMatMul``: h_{t-1} W_hh^T, whose dW_hh is one matmul over all steps instead of T
-  small products the engine adds one by one (4 MB each for an LSTM of width 512).
+The pointwise parts live beside the cells (``lstm_cell.lstm_pointwise``, ...), on arrays, with
+CuPy's ElementwiseKernels behind the backend's kernel registry. Everything a sweep keeps is its
+own (the activations, the states): no tape entry reads what another wrote, and nothing refers
+back to the sweep but its output tensor.
+
+Output: one (K, T, B, H) array, K = 2 for the LSTM (h_t and c_t) and 1 otherwise, in time order;
+the layer takes y = out[0] and the final states out[k, last] as slices (the core accumulates the
+gradients of basic slices of one tensor into one buffer, so this costs one array, not three).
+First-order only: the VJP is written on arrays; ``fused=False`` (the composed cells) is the path
+for gradients of gradients, and gives the same first-order gradients (tested).
 """
 from __future__ import annotations
 
 from tinygrad_rnn.backends import backend_for
 from tinygrad_rnn.errors import BackwardError
 from tinygrad_rnn.function import Function, needs_grad
-from tinygrad_rnn.ops.shape import IndexAdd
 from tinygrad_rnn.state import STATE
 from tinygrad_rnn.tensor import Tensor
 
+from .gru_cell import (gru_original_backward, gru_original_backward_reset, gru_original_gates,
+                       gru_original_output, gru_pointwise, gru_pointwise_backward)
+from .lstm_cell import lstm_pointwise, lstm_pointwise_backward
 
-class Run:
-    """What the steps of one sweep share: the state array, the gradient buffers, the step that
-    finishes backward (``first``), and the direction (``reverse`` runs t = T-1 down to 0)."""
-    __slots__ = ("length", "reverse", "states", "scratch", "saved", "grad", "grad_n", "first",
-                 "written", "backend", "xp")
 
-    def __init__(self, length: int, batch: int, hidden: int, kinds: int, gates: int,
-                 reverse: bool, like, initial, dtype, save_n: bool = False):
-        self.backend = backend_for(like)
-        xp = self.xp = self.backend.xp
-        self.length, self.reverse = length, reverse
-        self.states = xp.empty((kinds, length + 1, batch, hidden), dtype=dtype)
-        self.states[:, self.in_slot(length - 1 if reverse else 0)] = initial
-        self.scratch = xp.empty((batch, gates), dtype=dtype)
-        self.saved = xp.empty((length, batch, hidden), dtype=dtype) if save_n else None
-        self.grad = self.grad_n = self.first = self.written = None
+class _Sweep(Function):
+    """Inputs (X, W_ih, W_hh, *initial states (K), *biases (b_ih, b_hh, or none)) -> (K, T, B, H).
+    ``saved`` holds what backward reads: the states (K, T+1, B, H), with slot 0 (slot T when
+    reverse) the initial one, and the cell's activations."""
+    __slots__ = ("reverse", "label", "steps", "saved", "state_norms")
+    kinds = 1
+    uses_output = True
+    # what dL/dstate_t means at each step, for the drawings: an LSTM's c part is the gradient
+    # from step t+1 only (c_t's path through h_t = o tanh(c_t) is inside the step's VJP)
+    state_names: tuple = ("h_t",)
 
-    def in_slot(self, t: int) -> int:
-        """The slot of the state step t reads (h_{t-1}; h_{t+1} when running backwards)."""
-        return t + 1 if self.reverse else t
+    def __init__(self, reverse: bool = False, label: str | None = None):
+        self.reverse, self.label, self.steps, self.saved = reverse, label, 0, None
+        # set to {} by whoever wants the per-step ||dL/dh_t|| (viz); filled by backward
+        self.state_norms: dict | None = None
 
-    def out_slot(self, t: int) -> int:
-        return t if self.reverse else t + 1
+    def extra_repr(self) -> str:
+        where = "" if self.label is None else f", {self.label}"
+        return f"T={self.steps}, fused{where}"
 
-    def previous(self):
-        """(T, B, H): the h each time step read, in time order (contiguous)."""
-        h = self.states[0]
-        return h[1:] if self.reverse else h[:-1]
+    def release(self) -> None:
+        super().release()
+        self.saved = None
 
-    def outputs(self):
-        """(T, B, H): h_t for every t, in time order (contiguous)."""
-        h = self.states[0]
-        return h[:-1] if self.reverse else h[1:]
+    # -- shared by the three cells
+    def order(self, T: int):
+        return range(T - 1, -1, -1) if self.reverse else range(T)
 
-    def grad_slot(self, t: int, like):
-        """Step t's slot of the (T, B, G) buffer of gate gradients (zeros until written)."""
-        if self.grad is None:
-            self.grad = self.xp.zeros((self.length,) + like.shape, dtype=like.dtype)
-        return self.grad[t]
+    def slots(self, t: int) -> tuple:
+        """(the slot step t reads, the slot it writes) in the states array."""
+        return (t + 1, t) if self.reverse else (t, t + 1)
 
-    def reused_grad_slot(self, t: int, buffer):
-        """Step t's gradient slot inside ``buffer`` itself (XG, when backward never reads it):
-        no new (T, B, G) array. Slots no step writes are zeroed when the buffer is handed over."""
-        if self.grad is None:
-            self.grad, self.written = buffer, [False] * self.length
-        self.written[t] = True
-        return self.grad[t]
+    def start(self, x, w_ih, w_hh, initial, bias):
+        """XG = X W_ih^T (+ bias) as (T, B, G), and the states array with S_0 in place."""
+        T, B, I = x.shape
+        self.steps = T
+        xp = backend_for(x).xp
+        xg = (x.reshape(T * B, I) @ w_ih.T).reshape(T, B, w_ih.shape[0])
+        if bias is not None:
+            xg += bias
+        states = xp.empty((self.kinds, T + 1, B, w_hh.shape[1]), dtype=xg.dtype)
+        states[:, T if self.reverse else 0] = xp.stack(initial)
+        return xp, xg, states
 
-    def grad_n_slot(self, t: int, like):
-        if self.grad_n is None:
-            self.grad_n = self.xp.zeros((self.length,) + like.shape, dtype=like.dtype)
-        return self.grad_n[t]
+    def steps_with_recurrence(self, xp, xg, states, w_hh):
+        """For each step in order, pre_t = XG[t] + h_{t-1} W_hh^T written over XG[t]; yields
+        (pre_t, the slot step t reads, the slot it writes)."""
+        scratch = xp.empty(xg.shape[1:], dtype=xg.dtype)
+        w_t = w_hh.T
+        for t in self.order(xg.shape[0]):
+            read, write = self.slots(t)
+            pre = xg[t]
+            pre += xp.matmul(states[0, read], w_t, out=scratch)
+            yield pre, read, write
 
-    def take_grads(self):
-        """The filled buffers, handed over once per backward pass (then reset)."""
-        grad, grad_n = self.grad, self.grad_n
-        if self.written is not None:
-            for t, written in enumerate(self.written):
-                if not written:
-                    grad[t] = 0
-        self.grad = self.grad_n = self.written = None
-        return grad, grad_n
+    def outputs(self, states):
+        return states[:, :-1] if self.reverse else states[:, 1:]
+
+    def previous(self, states):
+        """h_{t-1} of every step, in time order: (T, B, H), contiguous."""
+        return states[0, 1:] if self.reverse else states[0, :-1]
+
+    def input_grads(self, dxg, dhg, carries, biases: tuple, dw_hh=None) -> list:
+        """Every input's gradient from dXG (T, B, G), dHG (the part through W_hh; the same array
+        but for the GRU) and the carries into the initial states; ``dw_hh(flat_h, H)``, when
+        given, computes W_hh's gradient (the original GRU's is not dHG^T H)."""
+        x, w_ih, w_hh = self.inputs[:3]
+        states = self.saved[-1]
+        T, B, I = x.shape
+        flat_x, flat_h = dxg.reshape(T * B, -1), dhg.reshape(T * B, -1)
+        grads = [None] * len(self.inputs)
+        if needs_grad(x):
+            grads[0] = Tensor._make((flat_x @ w_ih.data).reshape(T, B, I))
+        if needs_grad(w_ih):
+            grads[1] = Tensor._make(flat_x.T @ x.data.reshape(T * B, I))
+        if needs_grad(w_hh):
+            previous = self.previous(states).reshape(T * B, -1)
+            grads[2] = Tensor._make(flat_h.T @ previous if dw_hh is None else dw_hh(flat_h,
+                                                                                     previous))
+        for k, carry in enumerate(carries):
+            if carry is not None and needs_grad(self.inputs[3 + k]):
+                grads[3 + k] = Tensor._make(carry)
+        if biases:
+            b_ih, b_hh = 3 + self.kinds, 4 + self.kinds
+            db_ih = flat_x.sum(axis=0)
+            if needs_grad(self.inputs[b_ih]):
+                grads[b_ih] = Tensor._make(db_ih)
+            if needs_grad(self.inputs[b_hh]):     # the same sum when both biases are added alike
+                grads[b_hh] = Tensor._make(db_ih.copy() if dhg is dxg else flat_h.sum(axis=0))
+        return grads
+
+    def step_name(self, t: int) -> str:
+        """Step t's name, as the composed layer's ``tg.scope`` names it."""
+        return step_name(t, self.label)
+
+    def note_state_grads(self, t: int, *grads) -> None:
+        """Keep ||dL/dstate_t|| of step t when asked (``state_norms`` is a dict): the sweep's
+        BPTT is the only place the per-step state gradients exist."""
+        if self.state_norms is not None:
+            xp = backend_for(grads[0]).xp
+            self.state_norms[t] = [float(xp.sqrt((g * g).sum())) for g in grads]
+
+    def backward_steps(self, T: int) -> list:
+        """(t, whether dL/dh_{t-1} is needed) from the sweep's last step to its first."""
+        initial = any(needs_grad(s) for s in self.inputs[3:3 + self.kinds])
+        return [(t, k < T - 1 or initial) for k, t in enumerate(reversed(self.order(T)))]
 
 
 def _first_order_only(name: str) -> None:
     if STATE.grad_enabled:
         raise BackwardError(
-            f"{name}: fused recurrent steps give first-order gradients only, and this backward "
+            f"{name}: fused recurrent sweeps give first-order gradients only, and this backward "
             "has create_graph=True; build the layer with fused=False (the composed cell, whose "
             "backward is itself differentiable) to take gradients of gradients")
 
 
-class _Step(Function):
-    """Inputs (XG, S_{t-1}, W_hh, biases) -> S_t; see the module docstring. The biases are
-    added per step rather than to XG, so XG is the projection's own output (one (T, B, G)
-    array, not two), and db = sum over t of dG_t comes with dW_hh at the end."""
-    __slots__ = ("run", "t")
-    uses_output = True
-
-    def __init__(self, run: Run, t: int):
-        self.run, self.t = run, t
-
-    def extra_repr(self) -> str:
-        return f"t={self.t}"
-
-    def _recurrent(self, h_prev, w_hh, b=None):
-        """scratch <- h_{t-1} W_hh^T (+ b), without allocating."""
-        out = self.run.xp.matmul(h_prev, w_hh.T, out=self.run.scratch)
-        if b is not None:
-            out += b
-        return out
-
-    def _finish(self, xg, w, b, grads: list) -> None:
-        """At the sweep's first step (the last one backward visits): XG's gradient is the whole
-        buffer, dW_hh = sum_t dG_t^T h_{t-1} is one matmul over all steps, db = sum of dG."""
-        run = self.run
-        dG, _ = run.take_grads()
-        if dG is None:
-            return
-        G, H = dG.shape[-1], run.states.shape[-1]
-        flat = dG.reshape(-1, G)
-        if needs_grad(xg):
-            grads[0] = Tensor._make(dG)
-        if needs_grad(w):
-            grads[2] = Tensor._make(flat.T @ run.previous().reshape(-1, H))
-        if needs_grad(b):
-            grads[3] = Tensor._make(flat.sum(axis=0))
+def step_name(t: int, label: str | None) -> str:
+    """``t=3`` (``t=3/l1_reverse`` in a multi-layer or bidirectional layer)."""
+    return f"t={t}" if label is None else f"t={t}/{label}"
 
 
-class LSTMStep(_Step):
-    """One LSTM step, fused. Inputs (XG, S_{t-1}, W_hh, b), b = b_ih + b_hh (or None); with
-    pre = XG[t] + W_hh h_{t-1} + b split as [i f g o]:
+def _carry(g, carry):
+    """dL/dh_t: the output's gradient plus what step t+1 sends back (read, never written)."""
+    return g if carry is None else g + carry
 
-        i, f, o = sigma(.), g = tanh(.),  c_t = f c_{t-1} + i g,  h_t = o tanh(c_t).
 
-    S_t = (h_t, c_t) stacked, shape (2, B, H). VJP, from dh = dL/dh_t and dc = dL/dc_t:
-
-        dc_t = dc + dh o (1 - tanh^2 c_t)         dc_{t-1} = dc_t f
-        d pre = [dc_t g i(1-i),  dc_t c_{t-1} f(1-f),  dc_t i (1-g^2),  dh tanh(c_t) o(1-o)]
-        dh_{t-1} = d pre W_hh,   dW_hh += d pre^T h_{t-1},   dXG[t] = db += d pre
-    """
+class LSTMSweep(_Sweep):
+    """The LSTM over a sequence (module docstring). Saved: the activations [i f g o] of every
+    step (written over XG, which is this entry's own array) and the states (h, c)."""
     __slots__ = ()
-    name = "lstm_step"
-    formula = "dpre = lstm_gate_grads(dh, dc); dh_prev = dpre @ W_hh; dc_prev = dc_t * f"
+    kinds = 2
+    state_names = ("h_t", "c_t (from t+1)")
+    name = "lstm sweep"
+    formula = "BPTT: dpre_t = lstm_grads(dh_t, dc_t); dh_{t-1} = dpre_t W_hh; dW_hh = dPRE^T H"
 
-    def forward(self, xg, s_prev, w_hh, b):
-        run = self.run
-        gates = xg[self.t]
-        gates += self._recurrent(s_prev[0], w_hh, b)
-        out = run.states[:, run.out_slot(self.t)]
-        run.backend.lstm_pointwise(gates, s_prev[1], out[0], out[1])
-        return out
+    def forward(self, x, w_ih, w_hh, h0, c0, *biases):
+        bias = biases[0] + biases[1] if biases else None
+        xp, acts, states = self.start(x, w_ih, w_hh, (h0, c0), bias)
+        for gates, read, write in self.steps_with_recurrence(xp, acts, states, w_hh):
+            lstm_pointwise(gates, states[1, read], states[0, write], states[1, write])
+        self.saved = (acts, states)
+        return self.outputs(states)
 
     def backward(self, gy, y):
         _first_order_only(self.name)
-        xg, s_prev, w, b = self.inputs
-        run, xp = self.run, self.run.xp
-        g = gy.data
-        acts = xg.data[self.t]
-        keep = needs_grad(xg) or needs_grad(w) or needs_grad(b)
-        dgates = run.grad_slot(self.t, acts) if keep else xp.empty_like(acts)
-        ds = xp.empty(s_prev.shape, dtype=acts.dtype) if needs_grad(s_prev) else None
-        dc_prev = ds[1] if ds is not None else xp.empty_like(g[1])
-        run.backend.lstm_pointwise_backward(acts, s_prev.data[1], y.data[1], g[0], g[1],
-                                            dgates, dc_prev)
-        if ds is not None:
-            xp.matmul(dgates, w.data, out=ds[0])
-        grads = [None, None if ds is None else Tensor._make(ds), None, None]
-        if self is run.first:
-            self._finish(xg, w, b, grads)
-        return grads
+        acts, states = self.saved
+        w_hh = self.inputs[2].data
+        xp, g = backend_for(acts).xp, gy.data
+        dpre = xp.empty_like(acts)
+        dh = dc = None
+        for t, carry in self.backward_steps(acts.shape[0]):
+            read, write = self.slots(t)
+            dh_t, dc_t = _carry(g[0, t], dh), _carry(g[1, t], dc)
+            self.note_state_grads(t, dh_t, dc_t)
+            dc = xp.empty_like(dh_t)
+            lstm_pointwise_backward(acts[t], states[1, read], states[1, write], dh_t, dc_t,
+                                    dpre[t], dc)
+            dh = dpre[t] @ w_hh if carry else None
+        return self.input_grads(dpre, dpre, (dh, dc), self.inputs[5:])
 
 
-class RNNStep(_Step):
-    """One Elman step, fused: h_t = phi(XG[t] + W_hh h_{t-1} + b), phi = tanh or relu.
-    VJP: d pre = dh (1 - h_t^2) (tanh) or dh [h_t > 0] (relu); dh_{t-1} = d pre W_hh.
-    Backward needs only h_t, so d pre is written over XG[t] (as a hand-written BPTT reuses
-    its pre-activation buffer): the sweep's gradient buffer costs no memory."""
+class GRUSweep(_Sweep):
+    """The GRU over a sequence (PyTorch's reset-after form; module docstring). Saved: [r z n]
+    of every step (written over XG), hn_t = W_hn h_{t-1} + b_hn, and the states."""
+    __slots__ = ()
+    name = "gru sweep"
+    formula = ("BPTT: dxg_t, dhg_t = gru_grads(dh_t); dh_{t-1} = dh_t z + dhg_t W_hh; "
+               "dW_hh = dHG^T H")
+
+    def forward(self, x, w_ih, w_hh, h0, *biases):
+        b_ih, b_hh = biases if biases else (None, None)
+        xp, acts, states = self.start(x, w_ih, w_hh, (h0,), b_ih)
+        hn = xp.empty(self.previous(states).shape, dtype=acts.dtype)     # (T, B, H)
+        hg = xp.empty(acts.shape[1:], dtype=acts.dtype)
+        w_t = w_hh.T
+        for t in self.order(x.shape[0]):
+            read, write = self.slots(t)
+            xp.matmul(states[0, read], w_t, out=hg)
+            if b_hh is not None:
+                hg += b_hh
+            gru_pointwise(acts[t], hg, states[0, read], states[0, write], hn[t])
+        self.saved = (acts, hn, states)
+        return self.outputs(states)
+
+    def backward(self, gy, y):
+        _first_order_only(self.name)
+        acts, hn, states = self.saved
+        w_hh = self.inputs[2].data
+        xp, g = backend_for(acts).xp, gy.data
+        H = hn.shape[-1]
+        dxg, dhg = xp.empty_like(acts), xp.empty_like(acts)
+        dh = None
+        for t, carry in self.backward_steps(acts.shape[0]):
+            read, _ = self.slots(t)
+            dh_t = _carry(g[0, t], dh)
+            self.note_state_grads(t, dh_t)
+            dh = xp.empty_like(dh_t)
+            gru_pointwise_backward(acts[t], hn[t], states[0, read], dh_t, dxg[t],
+                                   dhg[t, :, 2 * H:], dh)
+            dhg[t, :, :2 * H] = dxg[t, :, :2 * H]
+            if carry:
+                dh += dhg[t] @ w_hh
+        return self.input_grads(dxg, dhg, (dh,), self.inputs[4:])
+
+
+class GRUOriginalSweep(_Sweep):
+    """The GRU over a sequence in Cho et al.'s original form (``reset_after=False``):
+
+        [r z] = sigma(xg_rz + W_h[rz] h_{t-1} + b_h[rz]),  q = r h_{t-1},
+        n = tanh(xg_n + W_hn q + b_hn),  h_t = (1 - z) n + z h_{t-1}.
+
+    BPTT: dn_pre = dh (1-z)(1-n^2), dz_pre = dh (h_{t-1} - n) z(1-z), dq = dn_pre W_hn,
+    dr_pre = dq h_{t-1} r(1-r), dh_{t-1} = dh z + dq r + [dr_pre dz_pre] W_h[rz];
+    dW_h[rz] = [dR dZ]^T H, dW_hn = dN^T Q, db_hh = db_ih = sum of [dr dz dn]. Saved: [r z n]
+    (written over XG), q of every step, and the states."""
+    __slots__ = ()
+    name = "gru sweep"
+    formula = ("BPTT: dn, dz = gru_grads(dh_t); dq = dn W_hn; dr = dq h r(1-r); "
+               "dh_{t-1} = dh z + dq r + [dr dz] W_h[rz]")
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + ", reset_after=False"
+
+    def forward(self, x, w_ih, w_hh, h0, *biases):
+        b_ih, b_hh = biases if biases else (None, None)
+        xp, acts, states = self.start(x, w_ih, w_hh, (h0,), b_ih)
+        H = w_hh.shape[1]
+        q = xp.empty(self.previous(states).shape, dtype=acts.dtype)      # (T, B, H)
+        hg_rz = xp.empty((acts.shape[1], 2 * H), dtype=acts.dtype)
+        hn = xp.empty((acts.shape[1], H), dtype=acts.dtype)
+        w_rz, w_n = w_hh[:2 * H].T, w_hh[2 * H:].T
+        for t in self.order(x.shape[0]):
+            read, write = self.slots(t)
+            xp.matmul(states[0, read], w_rz, out=hg_rz)
+            if b_hh is not None:
+                hg_rz += b_hh[:2 * H]
+            gru_original_gates(acts[t], hg_rz, states[0, read], q[t])
+            xp.matmul(q[t], w_n, out=hn)
+            if b_hh is not None:
+                hn += b_hh[2 * H:]
+            gru_original_output(acts[t], hn, states[0, read], states[0, write])
+        self.saved = (acts, q, states)
+        return self.outputs(states)
+
+    def backward(self, gy, y):
+        _first_order_only(self.name)
+        acts, q, states = self.saved
+        w_hh = self.inputs[2].data
+        xp, g = backend_for(acts).xp, gy.data
+        H = q.shape[-1]
+        w_rz, w_n = w_hh[:2 * H], w_hh[2 * H:]
+        dxg = xp.empty_like(acts)
+        dh = None
+        for t, carry in self.backward_steps(acts.shape[0]):
+            read, _ = self.slots(t)
+            h_prev = states[0, read]
+            dh_t = _carry(g[0, t], dh)
+            self.note_state_grads(t, dh_t)
+            gru_original_backward(acts[t], h_prev, dh_t, dxg[t])
+            dq = dxg[t, :, 2 * H:] @ w_n
+            dh = xp.empty_like(dh_t)
+            gru_original_backward_reset(acts[t], h_prev, dh_t, dq, dxg[t], dh)
+            if carry:
+                dh += dxg[t, :, :2 * H] @ w_rz
+
+        def dw_hh(flat, previous):
+            dw = xp.empty(w_hh.shape, dtype=flat.dtype)
+            xp.matmul(flat[:, :2 * H].T, previous, out=dw[:2 * H])
+            xp.matmul(flat[:, 2 * H:].T, q.reshape(previous.shape), out=dw[2 * H:])
+            return dw
+        return self.input_grads(dxg, dxg, (dh,), self.inputs[4:], dw_hh)
+
+
+class RNNSweep(_Sweep):
+    """The Elman RNN over a sequence, h_t = tanh or relu of pre_t. Backward needs only the
+    states: d pre_t = dh_t (1 - h_t^2) (tanh) or dh_t [h_t > 0] (relu), so XG is not kept."""
     __slots__ = ("relu",)
-    name = "rnn_step"
-    formula = "dpre = dh * phi'(pre); dh_prev = dpre @ W_hh"
+    name = "rnn sweep"
+    formula = "BPTT: dpre_t = dh_t phi'(h_t); dh_{t-1} = dpre_t W_hh; dW_hh = dPRE^T H"
 
-    def __init__(self, run: Run, t: int, relu: bool = False):
-        super().__init__(run, t)
+    def __init__(self, reverse: bool = False, label: str | None = None, relu: bool = False):
+        super().__init__(reverse, label)
         self.relu = relu
 
-    def forward(self, xg, s_prev, w_hh, b):
-        run = self.run
-        pre = self._recurrent(s_prev[0], w_hh, b)
-        pre += xg[self.t]
-        out = run.states[:, run.out_slot(self.t)]
-        if self.relu:
-            run.xp.maximum(pre, 0, out=out[0])
-        else:
-            run.xp.tanh(pre, out=out[0])
-        return out
-
-    def backward(self, gy, y):
-        _first_order_only(self.name)
-        xg, s_prev, w, b = self.inputs
-        run, xp = self.run, self.run.xp
-        dh, h = gy.data[0], y.data[0]
-        keep = needs_grad(xg) or needs_grad(w) or needs_grad(b)
-        # backward never reads XG (h_t is enough), so d pre overwrites XG[t] in place
-        dpre = run.reused_grad_slot(self.t, xg.data) if keep else xp.empty_like(h)
-        if self.relu:
-            xp.multiply(dh, h > 0, out=dpre)
-        else:
-            xp.multiply(h, h, out=dpre)
-            xp.subtract(1, dpre, out=dpre)
-            dpre *= dh
-        ds = None
-        if needs_grad(s_prev):
-            ds = xp.empty(s_prev.shape, dtype=dpre.dtype)
-            xp.matmul(dpre, w.data, out=ds[0])
-        grads = [None, None if ds is None else Tensor._make(ds), None, None]
-        if self is run.first:
-            self._finish(xg, w, b, grads)
-        return grads
-
-
-class GRUStep(_Step):
-    """One GRU step (PyTorch's reset-after form), fused. Inputs (XG, S_{t-1}, W_hh, b_ih, b_hh);
-    with xg = XG[t] + b_ih = W_ih x_t + b_ih and hg = W_hh h_{t-1} + b_hh, both [r z n]:
-
-        r = sigma(xg_r + hg_r),  z = sigma(xg_z + hg_z),  n = tanh(xg_n + r hg_n),
-        h_t = (1 - z) n + z h_{t-1}.
-
-    VJP, from dh: dn_pre = dh (1-z)(1-n^2), dz_pre = dh (h_{t-1} - n) z(1-z),
-    dr_pre = dn_pre hg_n r(1-r); dXG[t] = db_ih += [dr_pre, dz_pre, dn_pre],
-    dhg = [dr_pre, dz_pre, dn_pre r], dh_{t-1} = dh z + dhg W_hh, dW_hh += dhg^T h_{t-1},
-    db_hh += dhg. hg_n is kept per step (``Run.saved``); r, z, n overwrite XG[t].
-    """
-    __slots__ = ()
-    name = "gru_step"
-    formula = "dxg, dhg = gru_gate_grads(dh); dh_prev = dh * z + dhg @ W_hh"
-
-    def forward(self, xg, s_prev, w_hh, b_ih, b_hh):
-        run = self.run
-        hg = self._recurrent(s_prev[0], w_hh, b_hh)
-        xg_t = xg[self.t]
-        if b_ih is not None:
-            xg_t += b_ih
-        out = run.states[:, run.out_slot(self.t)]
-        run.backend.gru_pointwise(xg_t, hg, s_prev[0], out[0], run.saved[self.t])
-        return out
-
-    def backward(self, gy, y):
-        _first_order_only(self.name)
-        xg, s_prev, w, b_ih, b_hh = self.inputs
-        run, xp = self.run, self.run.xp
-        dh = gy.data[0]
-        acts = xg.data[self.t]
-        H = dh.shape[-1]
-        keep = any(needs_grad(v) for v in (xg, w, b_ih, b_hh))
-        dxg = run.grad_slot(self.t, acts) if keep else xp.empty_like(acts)
-        dhn = run.grad_n_slot(self.t, dh) if keep else xp.empty_like(dh)
-        ds = xp.empty(s_prev.shape, dtype=acts.dtype) if needs_grad(s_prev) else None
-        dh_prev = ds[0] if ds is not None else xp.empty_like(dh)
-        run.backend.gru_pointwise_backward(acts, run.saved[self.t], s_prev.data[0], dh,
-                                           dxg, dhn, dh_prev)
-        if ds is not None:
-            dhg = run.scratch                      # [dr_pre, dz_pre, dn_pre * r]: one matmul
-            dhg[:, :2 * H] = dxg[:, :2 * H]
-            dhg[:, 2 * H:] = dhn
-            dh_prev += dhg @ w.data
-        grads = [None, None if ds is None else Tensor._make(ds), None, None, None]
-        if self is run.first:
-            dXG, dHN = run.take_grads()
-            if dXG is not None:
-                if needs_grad(xg):
-                    grads[0] = Tensor._make(dXG)
-                if needs_grad(b_ih):
-                    grads[3] = Tensor._make(dXG.reshape(-1, 3 * H).sum(axis=0))
-                flat_rz = dXG.reshape(-1, 3 * H)[:, :2 * H]
-                flat_n = dHN.reshape(-1, H)
-                if needs_grad(w):
-                    prev = run.previous().reshape(-1, H)
-                    dW = xp.empty(w.shape, dtype=dXG.dtype)
-                    xp.matmul(flat_rz.T, prev, out=dW[:2 * H])
-                    xp.matmul(flat_n.T, prev, out=dW[2 * H:])
-                    grads[2] = Tensor._make(dW)
-                if needs_grad(b_hh):
-                    grads[4] = Tensor._make(xp.concatenate([flat_rz.sum(axis=0),
-                                                            flat_n.sum(axis=0)]))
-        return grads
-
-
-class CollectOutputs(Function):
-    """y = (h_0, ..., h_{T-1}) along a new time axis: the sweep's outputs, a view of its state
-    array (no copy). Inputs: the steps' S_t in time order. g_{S_t} = (gy[t], 0 for c)."""
-    __slots__ = ("run",)
-    name, formula, saves_inputs = "collect_h", "g_S_t = [gy[t], 0]", False
-
-    def __init__(self, run: Run):
-        self.run = run
-
-    def forward(self, *states):
-        return self.run.outputs()
-
-    def backward(self, gy, y):
-        g = gy.data
-        xp = self.run.xp
-        grads = []
-        for t, s in enumerate(self.inputs):
-            if s.shape[0] == 1:
-                grads.append(Tensor._make(g[t][None]))
+    def forward(self, x, w_ih, w_hh, h0, *biases):
+        bias = biases[0] + biases[1] if biases else None
+        xp, pre, states = self.start(x, w_ih, w_hh, (h0,), bias)
+        for step, read, write in self.steps_with_recurrence(xp, pre, states, w_hh):
+            if self.relu:
+                xp.maximum(step, 0, out=states[0, write])
             else:
-                d = xp.zeros(s.shape, dtype=g.dtype)
-                d[0] = g[t]
-                grads.append(Tensor._make(d))
-        return grads
-
-
-class Slices:
-    """Shared by the TimeSlice entries cut from one tensor: the gradient buffer and the first
-    entry (the last one backward visits), which hands the buffer over."""
-    __slots__ = ("grad", "first")
-
-    def __init__(self):
-        self.grad = self.first = None
-
-
-class TimeSlice(Function):
-    """y = x[t] (x of shape (T, ...)).   gx = zeros with gy at [t]; the T slices of one x share
-    one zero-filled buffer (first-order), or each returns its own (create_graph, differentiable)."""
-    __slots__ = ("slices", "t")
-    name, formula, saves_inputs = "time_slice", "gx[t] = gy", False
-
-    def __init__(self, slices: Slices, t: int):
-        self.slices, self.t = slices, t
-
-    def extra_repr(self) -> str:
-        return f"t={self.t}"
-
-    def forward(self, x):
-        return x[self.t]
+                xp.tanh(step, out=states[0, write])
+        self.saved = (states,)
+        return self.outputs(states)
 
     def backward(self, gy, y):
-        x = self.inputs[0]
-        if STATE.grad_enabled:                       # create_graph: a differentiable VJP
-            return (IndexAdd((self.t,), x.shape).apply(gy),)
-        shared = self.slices
-        if shared.grad is None:
-            shared.grad = backend_for(gy.data).xp.zeros(x.shape, dtype=gy.dtype)
-        shared.grad[self.t] = gy.data
-        if self is shared.first:
-            grad, shared.grad = shared.grad, None
-            return (Tensor._make(grad),)
-        return (None,)
-
-
-class Products:
-    """Shared by the RecurrentMatMul entries of one sweep: their gradients and inputs, kept for
-    one matmul at the end, and the first entry (the last one backward visits)."""
-    __slots__ = ("grads", "inputs", "first", "length", "scratch")
-
-    def __init__(self, length: int):
-        self.length = length
-        self.grads = self.inputs = self.first = self.scratch = None
-
-    def product(self, h, w):
-        """h W^T into a buffer reused by every step (no allocation)."""
-        xp = backend_for(h).xp
-        shape = h.shape[:-1] + (w.shape[0],)
-        dtype = xp.result_type(h, w)
-        if self.scratch is None or self.scratch.shape != shape or self.scratch.dtype != dtype:
-            self.scratch = xp.empty(shape, dtype=dtype)
-        return xp.matmul(h, w.T, out=self.scratch)
-
-    def store(self, t: int, gy, h) -> None:
-        xp = backend_for(gy).xp
-        if self.grads is None:           # zeros: a step backward never visits adds nothing
-            self.grads = xp.zeros((self.length,) + gy.shape, dtype=gy.dtype)
-            self.inputs = xp.zeros((self.length,) + h.shape, dtype=h.dtype)
-        self.grads[t] = gy
-        self.inputs[t] = h
-
-    def take_weight_grad(self):
-        """dW = sum_t gy_t^T h_t, one (G, T*B) @ (T*B, H) product; the buffers are then reset."""
-        grads, inputs = self.grads, self.inputs
-        self.grads = self.inputs = None
-        return grads.reshape(-1, grads.shape[-1]).T @ inputs.reshape(-1, inputs.shape[-1])
-
-
-class RecurrentMatMul(Function):
-    """y = h W^T for one step of a sweep (h (B, H) the previous state, W (G, H) = W_hh).
-
-    gh = gy W (returned at once: the recurrence needs it). gW = gy^T h summed over the steps:
-    first-order, each step stores gy and h and the sweep's first step returns the sum as one
-    matmul over all steps (what the fused steps do), instead of T small products added one by
-    one; with create_graph, each step returns its own gy^T h (differentiable)."""
-    __slots__ = ("products", "t")
-    name, formula = "recurrent_matmul", "gh = gy @ W; gW = sum_t gy_t^T h_t (one matmul)"
-
-    def __init__(self, products: Products, t: int):
-        self.products, self.t = products, t
-
-    def extra_repr(self) -> str:
-        return f"t={self.t}"
-
-    def forward(self, h, w):
-        return h @ w.T
-
-    def backward(self, gy, y):
-        h, w = self.inputs
-        grad_h = gy @ w if needs_grad(h) else None
-        if not needs_grad(w):
-            return grad_h, None
-        if STATE.grad_enabled:                       # create_graph: a differentiable VJP
-            return grad_h, gy.mT @ h
-        shared = self.products
-        shared.store(self.t, gy.data, h.data)
-        if self is shared.first:
-            return grad_h, Tensor._make(shared.take_weight_grad())
-        return grad_h, None
-
-
-class RecurrentAffine(Function):
-    """pre_t = XG[t] + h_{t-1} W^T for one step of a composed LSTM / RNN sweep, written over
-    XG[t] (XG is private to the layer and no backward reads it), so a step allocates nothing
-    for its pre-activations.
-
-    g_XG = gy at [t], gh = gy W, gW = sum_t gy_t^T h_{t-1}: first-order, the steps store gy
-    and h_{t-1} in one buffer each and the sweep's first step hands over XG's whole gradient
-    and dW as one matmul; with create_graph each step returns its own (differentiable) VJP."""
-    __slots__ = ("products", "t")
-    name, formula = "recurrent_affine", "gXG[t] = gy; gh = gy @ W; gW = sum_t gy_t^T h_t"
-
-    def __init__(self, products: Products, t: int):
-        self.products, self.t = products, t
-
-    def extra_repr(self) -> str:
-        return f"t={self.t}"
-
-    def forward(self, xg, h, w):
-        pre = xg[self.t]
-        pre += self.products.product(h, w)
-        return pre
-
-    def backward(self, gy, y):
-        xg, h, w = self.inputs
-        grad_h = gy @ w if needs_grad(h) else None
-        if STATE.grad_enabled:                       # create_graph: a differentiable VJP
-            return (IndexAdd((self.t,), xg.shape).apply(gy) if needs_grad(xg) else None,
-                    grad_h, gy.mT @ h if needs_grad(w) else None)
-        if not (needs_grad(xg) or needs_grad(w)):
-            return None, grad_h, None
-        shared = self.products
-        shared.store(self.t, gy.data, h.data)
-        if self is not shared.first:
-            return None, grad_h, None
-        grad_xg = Tensor._make(shared.grads) if needs_grad(xg) else None
-        grad_w = Tensor._make(shared.take_weight_grad())
-        return grad_xg, grad_h, grad_w if needs_grad(w) else None
+        _first_order_only(self.name)
+        (states,) = self.saved
+        w_hh = self.inputs[2].data
+        xp, g = backend_for(states).xp, gy.data
+        outputs = self.outputs(states)[0]
+        dpre = xp.empty_like(outputs)
+        dh = None
+        for t, carry in self.backward_steps(outputs.shape[0]):
+            dh_t = _carry(g[0, t], dh)
+            self.note_state_grads(t, dh_t)
+            h = outputs[t]
+            if self.relu:
+                xp.multiply(dh_t, h > 0, out=dpre[t])
+            else:
+                xp.multiply(dh_t, 1 - h * h, out=dpre[t])
+            dh = dpre[t] @ w_hh if carry else None
+        return self.input_grads(dpre, dpre, (dh,), self.inputs[4:])

@@ -11,29 +11,28 @@ GRU), so a PyTorch layer's ``state_dict`` loads unchanged.
 
 How a layer runs (per layer, per direction, a "sweep" over time):
 
-1. **hoisted input projection**: XG = X W_ih^T for all T steps at once, one matmul (its
-   backward: dW_ih and dX are one matmul each over all steps); the composed path adds the
-   biases to XG, the fused steps add them per step (so XG is one array, not two);
-2. **the time loop**: each step's ops are recorded inside ``tg.scope("t=<t>")`` (with
-   ``/l<layer>`` and ``_reverse`` appended when there are several layers or directions), so
-   graph drawings cluster them by time step;
-   * ``fused=True`` (default): one tape entry per step (``fused.LSTMStep`` / ``GRUStep`` /
-     ``RNNStep``); dW_hh is one matmul over all steps. First-order gradients only;
-   * ``fused=False``: the composed cell of ``lstm_cell`` / ``gru_cell`` / ``rnn_cell`` (~15 core
-     ops per LSTM step), whose backward is differentiable (``create_graph=True`` works); its
-     XG[t] + h_{t-1} W_hh^T is one ``fused.RecurrentAffine`` entry (GRU: ``TimeSlice`` and
-     ``RecurrentMatMul``, as b_hn sits inside r * (.)), so dW_hh is one matmul here too;
-3. dropout (training only) on each layer's output except the last.
+* ``fused=True`` (default): one tape entry per sweep, ``fused.LSTMSweep`` / ``GRUSweep`` /
+  ``RNNSweep``: its forward computes XG = X W_ih^T for all steps in one matmul and runs the
+  time loop on arrays; its backward is BPTT over the saved activations, with dW_hh, dW_ih and
+  dX one matmul each over all steps. First-order gradients only.
+* ``fused=False``: the same hoisted projection XG = X W_ih^T + b as one core op, then a plain
+  loop over the cells' steps (``lstm_cell.lstm_step``, ``gru_cell.gru_step``,
+  ``rnn_cell.rnn_step``: what ``LSTMCell`` / ``GRUCell`` / ``RNNCell`` run) on the slices XG[t],
+  each step's ops recorded inside ``tg.scope("t=<t>")`` (``/l<layer>`` and ``_reverse``
+  appended when there are several layers or directions) so graph drawings cluster them by time
+  step. Its backward is itself differentiable (``create_graph=True`` works).
+
+Dropout (training only) on each layer's output except the last.
 """
 from __future__ import annotations
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import creation, functional as F
+from tinygrad_rnn import functional as F
 from tinygrad_rnn.errors import OpError
 from tinygrad_rnn.nn import Module
 
 from . import fused
-from ._params import uniform_parameter
+from ._params import uniform_parameter, zeros_state
 from .gru_cell import gru_step
 from .lstm_cell import lstm_step
 from .rnn_cell import rnn_step
@@ -155,63 +154,26 @@ class RecurrentLayer(Module):
         return None if b_ih is None else b_ih + b_hh
 
     def _sweep(self, x, layer: int, direction: int, start: list):
+        """One layer in one direction: (output (T, B, H), [h_n] or [h_n, c_n])."""
         w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
         reverse = direction == 1
-        T = x.shape[0]
-        order = range(T - 1, -1, -1) if reverse else range(T)
         label = None
         if self.num_layers > 1 or self.num_directions > 1:
             label = f"l{layer}" + ("_reverse" if reverse else "")
-        if self.fused:
-            xg = self._project(x, w_ih)
-            biases = self._fused_biases(b_ih, b_hh)
-            return self._sweep_fused(xg, w_hh, biases, start, order, reverse, label)
-        xg = self._project(x, w_ih, self._input_bias(b_ih, b_hh))
-        return self._sweep_composed(xg, w_hh, b_hh, start, order, label)
-
-    def _fused_biases(self, b_ih, b_hh) -> tuple:
-        """The bias inputs of a fused step: (b_ih + b_hh,) (GRU: (b_ih, b_hh))."""
-        return (None if b_ih is None else b_ih + b_hh,)
-
-    def _sweep_fused(self, xg, w_hh, biases, start, order, reverse: bool, label):
-        T, B, G = xg.shape
-        H, K = self.hidden_size, self.state_kinds
-        initial = self._initial_fused(start, B, xg)
-        run = fused.Run(T, B, H, K, G, reverse, xg.data, initial.data, xg.dtype,
-                        save_n=self.state_kinds == 1 and self.gates == 3)
-        state = initial
-        outputs = [None] * T
-        for k, t in enumerate(order):
-            with tg.scope(_step_name(t, label)):
-                step = self._fused_step(run, t)
-                state = step.apply(xg, state, w_hh, *biases)
-            if k == 0:
-                run.first = step
-            outputs[t] = state
-        y = fused.CollectOutputs(run).apply(*outputs)
-        return y, [state[k] for k in range(K)]
-
-    def _initial_fused(self, start, batch: int, like):
-        """S_0 as one (K, B, H) tensor: (h_0) or (h_0, c_0) stacked."""
-        if all(s is None for s in start):
-            return creation.zeros(self.state_kinds, batch, self.hidden_size, dtype=like.dtype,
-                                  device=like.device)
-        parts = [s if s is not None else creation.zeros(batch, self.hidden_size, dtype=like.dtype,
-                                                        device=like.device) for s in start]
-        return F.stack(parts, 0)
-
-    def _sweep_composed(self, xg, w_hh, b_hh, start, order, label):
-        T, B, _ = xg.shape
-        state = [s if s is not None else creation.zeros(B, self.hidden_size, dtype=xg.dtype,
-                                                        device=xg.device, name=name)
+        T, B = x.shape[0], x.shape[1]
+        state = [s if s is not None else zeros_state((B,), self.hidden_size, x, name)
                  for s, name in zip(start, ("h_0", "c_0"))]
-        slices, products = fused.Slices(), fused.Products(T)
+        if self.fused:
+            biases = () if b_ih is None else (b_ih, b_hh)
+            out = self._fused_sweep(reverse, label).apply(x, w_ih, w_hh, *state, *biases)
+            last = 0 if reverse else T - 1
+            return out[0], [out[k, last] for k in range(self.state_kinds)]
+        xg = self._project(x, w_ih, self._input_bias(b_ih, b_hh))
+        w_hh_t = w_hh.mT                     # once: every step's share of dW_hh sums in one place
         outputs = [None] * T
-        for k, t in enumerate(order):
-            with tg.scope(_step_name(t, label)):
-                entries, state = self._composed_step(slices, products, t, xg, state, w_hh, b_hh)
-            if k == 0:
-                slices.first, products.first = entries
+        for t in (range(T - 1, -1, -1) if reverse else range(T)):
+            with tg.scope(fused.step_name(t, label)):
+                state = self._cell_step(xg[t], state, w_hh_t, b_hh)
             outputs[t] = state[0]
         return F.stack(outputs, 0), state
 
@@ -236,8 +198,6 @@ def _suffix(layer: int, direction: int) -> str:
     return f"_l{layer}" + ("_reverse" if direction else "")
 
 
-def _step_name(t: int, label) -> str:
-    return f"t={t}" if label is None else f"t={t}/{label}"
 
 
 class RNN(RecurrentLayer):
@@ -258,13 +218,11 @@ class RNN(RecurrentLayer):
                          bidirectional, fused, device, dtype)
         self.nonlinearity = nonlinearity
 
-    def _fused_step(self, run, t):
-        return fused.RNNStep(run, t, relu=self.nonlinearity == "relu")
+    def _fused_sweep(self, reverse: bool, label):
+        return fused.RNNSweep(reverse, label, relu=self.nonlinearity == "relu")
 
-    def _composed_step(self, slices, products, t, xg, state, w_hh, b_hh):
-        affine = fused.RecurrentAffine(products, t)
-        pre = affine.apply(xg, state[0], w_hh)                  # XG[t] + W_hh h_{t-1}
-        return (None, affine), [rnn_step(pre, self.nonlinearity)]
+    def _cell_step(self, xg_t, state, w_hh_t, b_hh) -> list:
+        return [rnn_step(xg_t, state[0], w_hh_t, self.nonlinearity)]
 
     def extra_repr(self) -> str:
         extra = ", nonlinearity='relu'" if self.nonlinearity == "relu" else ""
@@ -292,14 +250,11 @@ class LSTM(RecurrentLayer):
             raise OpError("LSTM: the initial state must be a pair (h_0, c_0)")
         return list(hx)
 
-    def _fused_step(self, run, t):
-        return fused.LSTMStep(run, t)
+    def _fused_sweep(self, reverse: bool, label):
+        return fused.LSTMSweep(reverse, label)
 
-    def _composed_step(self, slices, products, t, xg, state, w_hh, b_hh):
-        affine = fused.RecurrentAffine(products, t)
-        pre = affine.apply(xg, state[0], w_hh)                  # XG[t] + W_hh h_{t-1}
-        h, c = lstm_step(pre, state[1])
-        return (None, affine), [h, c]
+    def _cell_step(self, xg_t, state, w_hh_t, b_hh) -> list:
+        return list(lstm_step(xg_t, state, w_hh_t))
 
 
 class GRU(RecurrentLayer):
@@ -310,24 +265,29 @@ class GRU(RecurrentLayer):
         n_t = tanh (W_in x_t + b_in + r_t * (W_hn h_{t-1} + b_hn))
         h_t = (1 - z_t) * n_t + z_t * h_{t-1}
 
+    With ``reset_after=False`` (not in PyTorch's layer; ``GRUCell``'s option), Cho et al.'s
+    original form: n_t = tanh(W_in x_t + b_in + W_hn (r_t * h_{t-1}) + b_hn).
     ``gru(x, h_0=None)`` returns (output, h_n).
     """
     gates = 3
 
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 fused: bool = True, device=None, dtype=None, reset_after: bool = True):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, fused, device, dtype)
+        self.reset_after = reset_after
+
     def _input_bias(self, b_ih, b_hh):
         return b_ih
 
-    def _fused_step(self, run, t):
-        return fused.GRUStep(run, t)
+    def _fused_sweep(self, reverse: bool, label):
+        if self.reset_after:
+            return fused.GRUSweep(reverse, label)
+        return fused.GRUOriginalSweep(reverse, label)
 
-    def _fused_biases(self, b_ih, b_hh) -> tuple:
-        return b_ih, b_hh
+    def _cell_step(self, xg_t, state, w_hh_t, b_hh) -> list:
+        return [gru_step(xg_t, state[0], w_hh_t, b_hh, self.reset_after)]
 
-    def _composed_step(self, slices, products, t, xg, state, w_hh, b_hh):
-        piece = fused.TimeSlice(slices, t)
-        xg_t = piece.apply(xg)                                  # W_ih x_t + b_ih
-        product = fused.RecurrentMatMul(products, t)
-        hg = product.apply(state[0], w_hh)                      # W_hh h_{t-1} (+ b_hh)
-        if b_hh is not None:
-            hg = hg + b_hh
-        return (piece, product), [gru_step(xg_t, hg, state[0])]
+    def extra_repr(self) -> str:
+        return super().extra_repr() + ("" if self.reset_after else ", reset_after=False")

@@ -1,4 +1,6 @@
-"""The Elman RNN cell."""
+"""The Elman RNN cell: the step composed from core ops (``rnn_step``, what ``RNNCell`` and
+``RNN(fused=False)`` run); the fused sweep (``fused.RNNSweep``) needs no array helper of its own
+(one tanh or maximum per step)."""
 from __future__ import annotations
 
 from tinygrad_rnn.nn import Module
@@ -6,8 +8,10 @@ from tinygrad_rnn.nn import Module
 from ._params import check_input, uniform_parameter, zeros_state
 
 
-def rnn_step(pre, nonlinearity: str):
-    """h_t = phi(pre), phi = tanh or relu, composed from core ops."""
+def rnn_step(xg, h_prev, w_hh_t, nonlinearity: str = "tanh"):
+    """h_t = phi(xg + h_{t-1} W_hh^T), xg = W_ih x_t + b_ih + b_hh, w_hh_t = W_hh^T (transposed
+    once for all steps), phi = tanh or relu."""
+    pre = xg + h_prev @ w_hh_t
     if nonlinearity == "tanh":
         return pre.tanh().named("h_t")
     if nonlinearity == "relu":
@@ -46,10 +50,10 @@ class RNNCell(Module):
         check_input("RNNCell", x, self.input_size)
         if h is None:
             h = zeros_state(x.shape[:-1], self.hidden_size, x, "h_0")
-        pre = x @ self.weight_ih.mT + h @ self.weight_hh.mT
+        xg = x @ self.weight_ih.mT
         if self.bias_ih is not None:
-            pre = pre + (self.bias_ih + self.bias_hh)
-        return rnn_step(pre, self.nonlinearity)
+            xg = xg + (self.bias_ih + self.bias_hh)
+        return rnn_step(xg, h, self.weight_hh.mT, self.nonlinearity)
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, nonlinearity={self.nonlinearity!r}"

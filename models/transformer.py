@@ -48,6 +48,20 @@ class PositionalEncoding(Module):
         return self.dropout(x + pe)
 
 
+def activate(h, activation):
+    """The feed-forward non-linearity: "relu", "gelu" (the exact erf form, as torch), or a
+    callable (torch.nn's layers accept one too)."""
+    if callable(activation):
+        return activation(h)
+    return h.relu() if activation == "relu" else F.gelu(h)
+
+
+def check_activation(owner: str, activation) -> None:
+    if not callable(activation) and activation not in ("relu", "gelu"):
+        raise ValueError(f"{owner}: activation must be 'relu', 'gelu' or a callable, "
+                         f"got {activation!r}")
+
+
 class TransformerEncoderLayer(Module):
     """Self-attention and a position-wise feed-forward block, each with a residual connection
     and layer normalisation; FF(x) = W_2 dropout(act(W_1 x + b_1)) + b_2.
@@ -60,16 +74,15 @@ class TransformerEncoderLayer(Module):
     Sub-modules named as torch.nn.TransformerEncoderLayer's (self_attn, linear1, linear2, norm1,
     norm2, dropout, dropout1, dropout2), so its state dict loads unchanged. ``forward(src,
     src_mask=None, src_key_padding_mask=None, is_causal=False, need_weights=False)`` returns the
-    output, or (output, attention weights (B, L, L)) with need_weights=True.
+    output, or (output, attention weights (B, L, L)) with need_weights=True ((B, nhead, L, L)
+    with average_attn_weights=False too).
     """
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048,
                  dropout: float = 0.1, activation: str = "relu", layer_norm_eps: float = 1e-5,
                  batch_first: bool = False, norm_first: bool = False, device=None, dtype=None):
         super().__init__()
-        if activation not in ("relu", "gelu"):
-            raise ValueError(f"TransformerEncoderLayer: activation must be 'relu' or 'gelu', "
-                             f"got {activation!r}")
+        check_activation("TransformerEncoderLayer", activation)
         kw = dict(device=device, dtype=dtype)
         self.self_attn = MultiHeadAttention(d_model, nhead, dropout=dropout,
                                             batch_first=batch_first, **kw)
@@ -82,26 +95,26 @@ class TransformerEncoderLayer(Module):
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
 
-    def _attend(self, x, mask, padding, is_causal):
+    def _attend(self, x, mask, padding, is_causal, average=True):
         out, weights = self.self_attn(x, x, x, key_padding_mask=padding, attn_mask=mask,
-                                      is_causal=is_causal)
+                                      is_causal=is_causal, average_attn_weights=average)
         return self.dropout1(out), weights
 
     def _feed_forward(self, x):
-        h = self.linear1(x)
-        h = h.relu() if self.activation == "relu" else F.gelu(h)   # exact gelu, as torch
+        h = activate(self.linear1(x), self.activation)
         return self.dropout2(self.linear2(self.dropout(h)))
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal: bool = False,
-                need_weights: bool = False):
+                need_weights: bool = False, average_attn_weights: bool = True):
         x = src
         if self.norm_first:
             attended, weights = self._attend(self.norm1(x), src_mask, src_key_padding_mask,
-                                             is_causal)
+                                             is_causal, average_attn_weights)
             x = x + attended
             x = x + self._feed_forward(self.norm2(x))
         else:
-            attended, weights = self._attend(x, src_mask, src_key_padding_mask, is_causal)
+            attended, weights = self._attend(x, src_mask, src_key_padding_mask, is_causal,
+                                             average_attn_weights)
             x = self.norm1(x + attended)
             x = self.norm2(x + self._feed_forward(x))
         return (x, weights) if need_weights else x

@@ -86,7 +86,7 @@ def test_cell_matches_numpy_equations_and_their_numeric_gradients(name):
         return sum(float((o * w).sum()) for o, w in zip(numpy_cell(params, *copies), weights))
 
     numeric = ref.numeric_gradients(numpy_loss, copies + list(params.values()))
-    analytic = [t.grad.numpy() for t in tensors] + [p.grad.numpy() for p in cell.parameters()]
+    analytic = [t.grad.detach().numpy() for t in tensors] + [p.grad.detach().numpy() for p in cell.parameters()]
     for got, want in zip(analytic, numeric):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
 
@@ -198,7 +198,7 @@ def test_cell_matches_pytorch(name, batched):
     t_loss.backward()
     g_loss.backward()
     for t, g in pairs:
-        np.testing.assert_allclose(g.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(g.grad.detach().numpy(), t.grad.detach().numpy(), rtol=1e-10, atol=1e-14)
     named = dict(theirs.named_parameters())
     for n, p in ours.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), named[n].grad.numpy(), rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(p.grad.detach().numpy(), named[n].grad.detach().numpy(), rtol=1e-10, atol=1e-14)

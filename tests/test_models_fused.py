@@ -1,6 +1,6 @@
-"""Fused recurrent steps against the composed cells: on random shapes and options (hypothesis),
-in float64, outputs and every gradient agree to 1e-10 relative. Also the backends' pointwise
-methods (the NumPy ones here, CuPy's ElementwiseKernels where a GPU is usable)."""
+"""Fused recurrent sweeps against the composed cells: on random shapes and options (hypothesis),
+in float64, outputs and every gradient agree to 1e-10 relative. Also the cells' pointwise array
+code the sweeps run (NumPy here, CuPy's ElementwiseKernels where a GPU is usable)."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -8,11 +8,13 @@ from hypothesis import given, settings, strategies as st
 import tinygrad_rnn as tg
 from tinygrad_rnn.backends import backend_for_device
 from tinygrad_rnn.models import GRU, LSTM, RNN
+from tinygrad_rnn.models.gru_cell import gru_pointwise, gru_pointwise_backward
+from tinygrad_rnn.models.lstm_cell import lstm_pointwise, lstm_pointwise_backward
 
 import numpy_rnn_reference as ref
 
-LAYERS = {"lstm": (LSTM, {}), "gru": (GRU, {}), "rnn_tanh": (RNN, {}),
-          "rnn_relu": (RNN, {"nonlinearity": "relu"})}
+LAYERS = {"lstm": (LSTM, {}), "gru": (GRU, {}), "gru_original": (GRU, {"reset_after": False}),
+          "rnn_tanh": (RNN, {}), "rnn_relu": (RNN, {"nonlinearity": "relu"})}
 
 
 def run(kind, fused, state_dict, x, h0, c0, weights, config, device="cpu"):
@@ -31,7 +33,7 @@ def run(kind, fused, state_dict, x, h0, c0, weights, config, device="cpu"):
         leaves = leaves[:2]
     loss = sum((o * tg.Tensor(w, device=device)).sum() for o, w in zip(outputs, weights))
     loss.backward()
-    grads = [t.grad.numpy() for t in leaves] + [p.grad.numpy() for p in layer.parameters()]
+    grads = [t.grad.detach().numpy() for t in leaves] + [p.grad.detach().numpy() for p in layer.parameters()]
     return [o.detach().numpy() for o in outputs], grads
 
 
@@ -83,7 +85,7 @@ def _lstm_pointwise_numpy(pre, c_prev, dh, dc):
     return np.concatenate([i, f, g, o], axis=1), h, c, dpre, dct * f
 
 
-def test_lstm_pointwise_backend_method(device):
+def test_lstm_pointwise_matches_the_equations(device):
     backend = backend_for_device(device)
     rng = np.random.default_rng(10)
     B, H = 3, 5
@@ -91,16 +93,16 @@ def test_lstm_pointwise_backend_method(device):
     acts, h, c, dpre, dc_prev = _lstm_pointwise_numpy(pre, c_prev, dh, dc)
     put = lambda a: backend.asarray(a, device=device)  # noqa: E731
     gates, h_out, c_out = put(pre), put(np.empty((B, H))), put(np.empty((B, H)))
-    backend.lstm_pointwise(gates, put(c_prev), h_out, c_out)
+    lstm_pointwise(gates, put(c_prev), h_out, c_out)
     for got, want in ((gates, acts), (h_out, h), (c_out, c)):
         np.testing.assert_allclose(backend.to_numpy(got), want, rtol=1e-13, atol=1e-15)
     dgates, dcp = put(np.empty((B, 4 * H))), put(np.empty((B, H)))
-    backend.lstm_pointwise_backward(gates, put(c_prev), c_out, put(dh), put(dc), dgates, dcp)
+    lstm_pointwise_backward(gates, put(c_prev), c_out, put(dh), put(dc), dgates, dcp)
     np.testing.assert_allclose(backend.to_numpy(dgates), dpre, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(backend.to_numpy(dcp), dc_prev, rtol=1e-12, atol=1e-15)
 
 
-def test_gru_pointwise_backend_method(device):
+def test_gru_pointwise_matches_the_equations(device):
     backend = backend_for_device(device)
     rng = np.random.default_rng(11)
     B, H = 3, 5
@@ -113,11 +115,11 @@ def test_gru_pointwise_backend_method(device):
     dxg = np.concatenate([dn * hg[:, 2 * H:] * r * (1 - r), dh * (h_prev - n) * z * (1 - z), dn], 1)
     put = lambda a: backend.asarray(a, device=device)  # noqa: E731
     acts, h_out, hn = put(xg), put(np.empty((B, H))), put(np.empty((B, H)))
-    backend.gru_pointwise(acts, put(hg), put(h_prev), h_out, hn)
+    gru_pointwise(acts, put(hg), put(h_prev), h_out, hn)
     np.testing.assert_allclose(backend.to_numpy(h_out), h, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(backend.to_numpy(acts), np.concatenate([r, z, n], 1), rtol=1e-13)
     got_dxg, dhn, dh_prev = put(np.empty((B, 3 * H))), put(np.empty((B, H))), put(np.empty((B, H)))
-    backend.gru_pointwise_backward(acts, hn, put(h_prev), put(dh), got_dxg, dhn, dh_prev)
+    gru_pointwise_backward(acts, hn, put(h_prev), put(dh), got_dxg, dhn, dh_prev)
     np.testing.assert_allclose(backend.to_numpy(got_dxg), dxg, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(backend.to_numpy(dhn), dn * r, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(backend.to_numpy(dh_prev), dh * z, rtol=1e-12, atol=1e-15)

@@ -16,6 +16,8 @@ KINDS = {
     "rnn_tanh": (RNN, {}),
     "rnn_relu": (RNN, {"nonlinearity": "relu"}),
 }
+# also Cho et al.'s original GRU (reset_after=False), which PyTorch's layer has not
+ALL_KINDS = dict(KINDS, gru_original=(GRU, {"reset_after": False}))
 CONFIGS = [
     dict(num_layers=2, bidirectional=True, batch_first=True),
     dict(num_layers=2, bias=False),
@@ -25,7 +27,7 @@ CONFIGS = [
 
 
 def make(kind, fused=True, input_size=3, hidden_size=4, dtype="float64", **config):
-    cls, extra = KINDS[kind]
+    cls, extra = ALL_KINDS[kind]
     return cls(input_size, hidden_size, fused=fused, dtype=dtype, **extra, **config)
 
 
@@ -84,10 +86,10 @@ def test_layer_matches_pytorch(kind, fused, config):
     sum((o * torch.tensor(w)).sum() for o, w in zip(
         [o for o in (t_out, t_h, t_c) if o is not None], weights)).backward()
     for got, want in zip(leaves, [t for t in (tx, th, tc) if t is not None]):
-        np.testing.assert_allclose(got.grad.numpy(), want.grad.numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(got.grad.detach().numpy(), want.grad.detach().numpy(), rtol=1e-9, atol=1e-12)
     named = dict(theirs.named_parameters())
     for n, p in ours.named_parameters():
-        np.testing.assert_allclose(p.grad.numpy(), named[n].grad.numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(p.grad.detach().numpy(), named[n].grad.detach().numpy(), rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
@@ -137,13 +139,13 @@ def test_layer_matches_numpy_equations_and_their_numeric_gradients(kind, fused):
             [o for o in forward() if o is not None], weights))
 
     numeric = ref.numeric_gradients(numpy_loss, arrays + list(params.values()))
-    analytic = [t.grad.numpy() for t in leaves] + [p.grad.numpy() for p in layer.parameters()]
+    analytic = [t.grad.detach().numpy() for t in leaves] + [p.grad.detach().numpy() for p in layer.parameters()]
     for got, want in zip(analytic, numeric):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
 
 
 # --------------------------------------------------------------------------- gradcheck
-@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("kind", list(ALL_KINDS))
 @pytest.mark.parametrize("fused", [True, False], ids=["fused", "composed"])
 def test_layer_gradcheck(kind, fused):
     rng = np.random.default_rng(3)
@@ -197,17 +199,17 @@ def _entries(output):
     return [t._node for t in tg.tape(output)]
 
 
-@pytest.mark.parametrize("kind,step", [("lstm", "lstm_step"), ("gru", "gru_step"),
-                                       ("rnn_tanh", "rnn_step")])
-def test_fused_layer_records_one_entry_per_time_step_in_its_scope(kind, step):
+@pytest.mark.parametrize("kind,sweep", [("lstm", "lstm sweep"), ("gru", "gru sweep"),
+                                        ("rnn_tanh", "rnn sweep")])
+def test_fused_layer_records_one_entry_per_sweep(kind, sweep):
     layer = make(kind, input_size=2, hidden_size=3)
     T = 6
     out, _ = layer(tg.Tensor(np.ones((T, 2, 2))))
     nodes = _entries(out)
-    steps = [n for n in nodes if n.name == step]
-    assert [n.scope for n in steps] == [f"t={t}" for t in range(T)]
-    assert all(n.scope is None or n.name == step for n in nodes)     # nothing else per step
-    assert sum(n.name == "matmul" for n in nodes) == 1              # the hoisted projection
+    sweeps = [n for n in nodes if n.name == sweep]
+    assert len(sweeps) == 1 and sweeps[0].scope is None
+    assert sweeps[0].extra_repr() == f"T={T}, fused"
+    assert all(n.name in (sweep, "getitem") for n in nodes)   # the sweep and y = out[0]
 
 
 def test_composed_layer_scopes_each_step_and_hoists_the_input_projection():
@@ -218,17 +220,20 @@ def test_composed_layer_scopes_each_step_and_hoists_the_input_projection():
     scopes = {n.scope for n in nodes if n.scope}
     assert scopes == {f"t={t}" for t in range(T)}
     matmuls = [n for n in nodes if n.name == "matmul"]
-    assert len(matmuls) == 1 and matmuls[0].scope is None          # X W_ih^T, once
-    recurrent = [n for n in nodes if n.name == "recurrent_affine"]
-    assert [n.scope for n in recurrent] == [f"t={t}" for t in range(T)]   # h W_hh^T per step
+    assert [n.scope for n in matmuls] == [None] + [f"t={t}" for t in range(T)]  # X W_ih^T once
 
 
-def test_multi_layer_bidirectional_scopes_name_the_layer_and_direction():
-    layer = make("gru", input_size=2, hidden_size=2, num_layers=2, bidirectional=True)
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "composed"])
+def test_multi_layer_bidirectional_entries_name_the_layer_and_direction(fused):
+    layer = make("gru", fused, input_size=2, hidden_size=2, num_layers=2, bidirectional=True)
     out, _ = layer(tg.Tensor(np.ones((2, 1, 2))))
-    scopes = {n.scope for n in _entries(out) if n.name == "gru_step"}
-    assert scopes == {f"t={t}/{label}" for t in range(2)
-                      for label in ("l0", "l0_reverse", "l1", "l1_reverse")}
+    labels = ("l0", "l0_reverse", "l1", "l1_reverse")
+    if fused:
+        shown = {n.extra_repr() for n in _entries(out) if n.name == "gru sweep"}
+        assert shown == {f"T=2, fused, {label}" for label in labels}
+    else:
+        scopes = {n.scope for n in _entries(out) if n.scope}
+        assert scopes == {f"t={t}/{label}" for t in range(2) for label in labels}
 
 
 # ------------------------------------------------------------------- backward semantics
@@ -239,9 +244,9 @@ def test_retain_graph_second_backward_doubles_the_gradients(fused):
     out, (h_n, c_n) = layer(x)
     loss = (out * out).sum() + c_n.sum()
     loss.backward(retain_graph=True)
-    first = [p.grad.numpy().copy() for p in layer.parameters()] + [x.grad.numpy().copy()]
+    first = [p.grad.detach().numpy().copy() for p in layer.parameters()] + [x.grad.detach().numpy().copy()]
     loss.backward()
-    second = [p.grad.numpy() for p in layer.parameters()] + [x.grad.numpy()]
+    second = [p.grad.detach().numpy() for p in layer.parameters()] + [x.grad.detach().numpy()]
     for a, b in zip(first, second):
         np.testing.assert_allclose(b, 2 * a, rtol=1e-12, atol=1e-15)
 
@@ -257,11 +262,11 @@ def test_backward_from_one_middle_output_or_the_final_state_only(kind):
         layer = make(kind, fused, input_size=2, hidden_size=3)
         (out, h_n, _), (gx,) = run_ours(layer, kind, x, None, None)
         out[2].sum().backward(retain_graph=True)
-        g_mid = gx.grad.numpy().copy()
+        g_mid = gx.grad.detach().numpy().copy()
         assert np.all(g_mid[3:] == 0) and np.abs(g_mid[:3]).max() > 0
         gx.grad = None
         h_n.sum().backward()
-        grads[fused] = (g_mid, gx.grad.numpy(), [p.grad.numpy() for p in layer.parameters()])
+        grads[fused] = (g_mid, gx.grad.detach().numpy(), [p.grad.detach().numpy() for p in layer.parameters()])
     for a, b in zip(grads[True][:2], grads[False][:2]):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
     for a, b in zip(grads[True][2], grads[False][2]):
@@ -334,3 +339,49 @@ def test_layer_runs_on_each_device(device):
         out = layer(x)[0]
         out.sum().backward()
         assert out.device.startswith(device) and x.grad.device.startswith(device)
+
+
+# ------------------------------------------------------------------------- drawings
+@pytest.mark.parametrize("view", ["forward", "backward"])
+def test_a_fused_layer_draws_as_one_box_per_sweep_and_the_composed_one_per_step(view):
+    from tinygrad_rnn import viz
+    T = 5
+    x = tg.Tensor(np.ones((T, 1, 3)), requires_grad=True)
+    fused = viz.draw(make("lstm", bidirectional=True)(x)[0], view=view).source
+    if view == "forward":
+        assert fused.count("lstm sweep T=5, fused, l0\\n") == 1
+        assert fused.count("lstm sweep T=5, fused, l0_reverse") == 1
+    else:
+        assert fused.count("lstm sweep backward: BPTT") == 2
+    assert "cluster" not in fused                         # no per-step clusters
+    composed = viz.draw(make("lstm", fused=False)(x)[0], view=view).source
+    assert composed.count("subgraph \"cluster_t=") == T and "sweep" not in composed
+
+
+@pytest.mark.parametrize("fused, wanted", [(True, "lstm sweep T=3, fused"), (False, "t=2")])
+def test_graph_command_draws_the_fused_sweep_or_the_composed_steps(tmp_path, fused, wanted):
+    import subprocess
+    import sys
+    args = [sys.executable, "-m", "tinygrad_rnn", "graph", "--steps", "3", "--view", "forward",
+            "--out", str(tmp_path)] + (["--fused"] if fused else [])
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    drawn = (tmp_path / "graph_forward.svg").read_text()
+    assert wanted in drawn and (("sweep" in drawn) == fused)
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "composed"])
+def test_original_gru_layer_runs_the_original_gru_cell_at_every_step(fused):
+    from tinygrad_rnn.models import GRUCell
+    rng = np.random.default_rng(12)
+    cell = GRUCell(3, 4, reset_after=False, dtype="float64")
+    layer = GRU(3, 4, reset_after=False, fused=fused, dtype="float64")
+    layer.load_state_dict({k + "_l0": v for k, v in cell.state_dict().items()})
+    assert "reset_after=False" in repr(layer)
+    x = tg.Tensor(rng.standard_normal((4, 2, 3)))
+    h = tg.Tensor(rng.standard_normal((2, 4)))
+    out, h_n = layer(x, h.unsqueeze(0))
+    for t in range(4):
+        h = cell(x[t], h)
+        np.testing.assert_allclose(out[t].detach().numpy(), h.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(h_n[0].detach().numpy(), h.detach().numpy(), rtol=1e-12, atol=1e-14)

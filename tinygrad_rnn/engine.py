@@ -16,6 +16,7 @@ import gc
 import heapq
 from typing import Sequence
 
+from . import accumulate as sums
 from .backends import backend_for
 from .errors import BackwardError
 from .grad_mode import set_grad_enabled
@@ -49,7 +50,8 @@ def run_backward(roots: Sequence[Tensor], root_grads, retain_graph: bool = False
         if collecting:
             gc.enable()
 
-    for leaf, grad in leaf_grads.values():
+    for leaf, total in leaf_grads.values():
+        grad = sums.finish(total)
         if leaf._hooks:
             grad = leaf._run_hooks(grad)
         if grad.dtype != leaf.dtype and leaf.dtype.kind in "fc":
@@ -114,6 +116,8 @@ def _visit(roots, root_grads, create_graph, wanted_ids, found, pending, leaf_gra
             _, y = heapq.heappop(heap)
             node = y._node
             gy = pending.pop(node)
+            if type(gy) is not Tensor:            # a lazy sum (accumulate.py)
+                gy = sums.finish(gy)
             if node.inputs is None:
                 raise _freed(node, y, label, roots)
             if y._hooks:
@@ -138,7 +142,7 @@ def _visit(roots, root_grads, create_graph, wanted_ids, found, pending, leaf_gra
                     if x.requires_grad:
                         _deliver(x, gx, pending, leaf_grads, heap)
             if observer is not None:
-                observer(y, gy, grads)
+                observer(y, gy, [sums.finish(g) for g in grads])
             done.append(node)
 
 
@@ -179,13 +183,14 @@ def _history_at(x: Tensor, version: int) -> Tensor:
 
 
 def _deliver(x: Tensor, gx: Tensor, pending: dict, leaf_grads: dict, heap: list) -> None:
-    """Add ``gx`` to x's pending gradient; queue x's tape entry the first time."""
+    """Add ``gx`` to x's pending gradient (see accumulate.py); queue x's tape entry the first
+    time."""
     node = x._node
     if node is None:
         entry = leaf_grads.get(id(x))
-        leaf_grads[id(x)] = (x, gx if entry is None else entry[1] + gx)
+        leaf_grads[id(x)] = (x, sums.add(None if entry is None else entry[1], gx))
     elif node in pending:
-        pending[node] = pending[node] + gx
+        pending[node] = sums.add(pending[node], gx)
     else:
         pending[node] = gx
         heapq.heappush(heap, (-node.seq, x))

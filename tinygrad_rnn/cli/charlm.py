@@ -27,6 +27,8 @@ from .charlm_checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from .charlm_checks import (architecture_of, check_out_folder, check_overwrite,
                             check_train_arguments, contradictions, encode_corpus, make_optimizer,
                             sample_prime, settings_of, split_sizes)
+from .charlm_gpt import (check_gpt_arguments, check_window, describe, gpt_architecture_of,
+                         register_gpt_flags, wants_gpt)
 from .folder_lock import FolderLock
 from .runtime import make_out_dir, prepare_device
 from .stop_signals import StopSignals
@@ -48,12 +50,15 @@ def register_train(subcommands, common) -> None:
                    "path to a UTF-8 text file (default: tinyshakespeare)")
     p.add_argument("--cell", default=None, choices=("rnn", "lstm", "gru", "mut1", "mut2", "mut3"),
                    help="recurrent cell (default: lstm)")
-    p.add_argument("--layers", type=int, default=None, help="stacked layers (default: 1)")
+    p.add_argument("--layers", type=int, default=None,
+                   help="stacked layers (default: 1; --model gpt: 4)")
     p.add_argument("--hidden", type=int, default=None, help="hidden width (default: 256)")
     p.add_argument("--embedding", type=int, default=None, help="embedding width (default: 64; "
                    "MUT cells use --hidden)")
     p.add_argument("--dropout", type=float, default=None, help="dropout between layers (default: 0)")
-    p.add_argument("--seq-len", type=int, default=None, help="BPTT window T (default: 64)")
+    register_gpt_flags(p)
+    p.add_argument("--seq-len", type=int, default=None,
+                   help="BPTT window T (default: 64; --model gpt: its --context)")
     p.add_argument("--batch", type=int, default=None, help="parallel text rows B (default: 32)")
     p.add_argument("--steps", type=int, default=1000,
                    help="total training steps, counted from the start of training: with "
@@ -156,9 +161,10 @@ def train_charlm(args) -> int:
 
 def fit_charlm(args) -> dict:
     """Train as ``train charlm`` does; returns the exit code and the last validation loss."""
-    from tinygrad_rnn.models import CharLM, Vocabulary, batchify, window_count
+    from tinygrad_rnn.models import GPT, CharLM, Vocabulary, batchify, window_count
 
     check_train_arguments(args)
+    check_gpt_arguments(args)
     replicas = Replicas(args)
     check_out_folder(args.out)
     lock = replicas.lock(lambda: FolderLock(args.out, "train charlm"))
@@ -182,6 +188,8 @@ def fit_charlm(args) -> dict:
                                  "more)")
         settings = settings_of(args, checkpoint)
         replicas.check_batch(settings["batch"])
+        if checkpoint is not None:
+            check_window(settings["seq_len"], checkpoint["config"])
         text = data.load_text(settings["corpus"])
         if checkpoint is None:
             vocabulary = Vocabulary.from_text(text)
@@ -195,7 +203,9 @@ def fit_charlm(args) -> dict:
         lock.acquire()                       # a no-op if already held
         check_overwrite(args, ckpt_path)    # again, now that no other run can write it
 
-        if checkpoint is None:
+        if checkpoint is None and wants_gpt(args):
+            model = GPT(vocab_size=len(vocabulary), **gpt_architecture_of(args)).to(device)
+        elif checkpoint is None:
             model = CharLM(vocab_size=len(vocabulary), **architecture_of(args)).to(device)
         T, B = settings["seq_len"], settings["batch"]
         optimizer, scheduler = make_optimizer(settings, model.parameters())
@@ -211,8 +221,7 @@ def fit_charlm(args) -> dict:
         windows = window_count(train_streams, T)
 
         print(f"corpus {settings['corpus']!r}: {len(ids):,} symbols, vocabulary {len(vocabulary)};"
-              f" model {model.config['cell']} {model.config['num_layers']}x"
-              f"{model.config['hidden_size']} on {args.chosen}; "
+              f" model {describe(model.config)} on {args.chosen}; "
               f"{sum(p.numel() for p in model.parameters()):,} parameters"
               + (f"; resuming at step {step}" if checkpoint is not None else "")
               + replicas.describe(), flush=True)

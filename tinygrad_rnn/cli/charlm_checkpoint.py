@@ -19,7 +19,8 @@ def load_checkpoint(path: str, device: str):
     checked against the arrays in the file before the model is built, so a file that claims
     a huge model is refused instead of allocated."""
     import tinygrad_rnn as tg
-    from tinygrad_rnn.models import CharLM, Vocabulary
+    from tinygrad_rnn.models import GPT, CharLM, Vocabulary
+    from .charlm_gpt import checked_gpt_config
     if not os.path.lexists(path):
         raise FileNotFoundError(f"no checkpoint at {path!r}")
     checkpoint = tg.load(path, map_location=device)
@@ -31,10 +32,13 @@ def load_checkpoint(path: str, device: str):
                          f"charlm model{hint}")
     try:
         vocabulary = Vocabulary.from_dict(checkpoint["vocabulary"])
-        config = checked_config(checkpoint["config"], checkpoint["model"], len(vocabulary))
+        gpt = isinstance(checkpoint["config"], dict) and \
+            checkpoint["config"].get("architecture") == "gpt"
+        config = (checked_gpt_config if gpt else checked_config)(
+            checkpoint["config"], checkpoint["model"], len(vocabulary))
     except (KeyError, TypeError, ValueError) as error:
         raise tg.CheckpointError(f"{path}: not a usable charlm checkpoint: {error}") from None
-    model = CharLM(**config).to(device)
+    model = (GPT if gpt else CharLM)(**config).to(device)
     model.load_state_dict(checkpoint["model"])
     return model, vocabulary, checkpoint
 

@@ -11,6 +11,7 @@ import math
 import os
 
 from .charlm_checkpoint import CHECKPOINT
+from .charlm_gpt import GPT_ARCHITECTURE, GPT_ONLY, gpt_contradictions, wants_gpt
 
 # flag -> (key in CharLM.config, default): the model's shape, fixed once trained
 ARCHITECTURE = {"cell": ("cell", "lstm"), "layers": ("num_layers", 1),
@@ -84,10 +85,17 @@ def contradictions(args, checkpoint: dict) -> list[str]:
     """The architecture and optimizer flags given that differ from the checkpoint's."""
     config, settings = checkpoint["config"], checkpoint.get("settings") or {}
     found = []
-    for flag, (key, _) in ARCHITECTURE.items():
-        given = getattr(args, flag)
-        if given is not None and given != config.get(key):
-            found.append(f"--{flag} {given} (checkpoint: {config.get(key)})")
+    if config.get("architecture") == "gpt":
+        found += gpt_contradictions(args, config)
+    else:
+        if args.architecture == "gpt":
+            found.append("--model gpt (checkpoint: recurrent)")
+        found += [f"--{f.replace('_', '-')} {getattr(args, f)} (the checkpoint is recurrent)"
+                  for f in GPT_ONLY if getattr(args, f) is not None]
+        for flag, (key, _) in ARCHITECTURE.items():
+            given = getattr(args, flag)
+            if given is not None and given != config.get(key):
+                found.append(f"--{flag} {given} (checkpoint: {config.get(key)})")
     for flag in OPTIMIZATION:
         given, saved = getattr(args, flag), settings.get(flag)
         if given is not None and saved is not None and given != saved:
@@ -103,6 +111,10 @@ def settings_of(args, checkpoint: dict | None) -> dict:
     for flag, default in {**OPTIMIZATION, **DATA, **TRAINING}.items():
         given = getattr(args, flag)
         settings[flag] = given if given is not None else saved.get(flag, default)
+    if args.seq_len is None and "seq_len" not in saved and wants_gpt(args, checkpoint):
+        # a GPT's window is its whole context unless asked otherwise
+        settings["seq_len"] = (args.context if args.context is not None
+                               else GPT_ARCHITECTURE["context"][1])
     return settings
 
 

@@ -17,6 +17,8 @@ def register(subcommands, common) -> None:
     p.add_argument("--steps", type=int, default=None, help="training steps (default: the demo's own)")
     p.add_argument("--attention", choices=("bahdanau", "luong", "luong_general"), default=None,
                    help="translation: the attention score (default: bahdanau)")
+    p.add_argument("--model", choices=("rnn", "transformer"), default=None,
+                   help="translation: the RNN with attention or the Transformer (default: rnn)")
     p.set_defaults(run=run)
 
 
@@ -32,9 +34,12 @@ def run(args) -> int:
         options["steps"] = args.steps
     if args.attention is not None:
         options["attention"] = args.attention
+    if args.model is not None:
+        options["model"] = args.model
     accepted = inspect.signature(demo.run).parameters
-    if args.attention is not None and "attention" not in accepted:
-        raise ValueError(f"--attention applies to the translation demo, not {args.name!r}")
+    for flag in ("attention", "model"):
+        if getattr(args, flag) is not None and flag not in accepted:
+            raise ValueError(f"--{flag} applies to the translation demo, not {args.name!r}")
     started = time.perf_counter()
     result = demo.run(**{k: v for k, v in options.items() if k in accepted})
     summary = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"

@@ -34,7 +34,7 @@ def register(subcommands, common) -> None:
                    help="op: every tape entry; cell: one box per cell step (a slide)")
     p.add_argument("--gradients", action="store_true", help="colour tensors by log10 ||gradient||")
     p.add_argument("--verbose", action="store_true", help="show each op's VJP formula")
-    p.add_argument("--fused", action="store_true", help="fused cells: one node per time step")
+    p.add_argument("--fused", action="store_true", help="fused layer: one node per sweep (layer and direction)")
     p.add_argument("--frames", action="store_true", help="also write the backward step-through")
     p.add_argument("--format", default="svg", choices=("svg", "png", "pdf"))
     p.add_argument("--max-nodes", type=int, default=MAX_NODES, metavar="N",

@@ -17,6 +17,7 @@ DEMOS = {
     "sunspots": ("sunspots", "GRU forecasts next year's sunspots; test RMSE vs persistence"),
     "translation": ("translation", "English -> French seq2seq with attention; BLEU vs word-by-word"),
     "captioning": ("captioning", "one-to-many: digit image -> its English name, attending to patches"),
+    "bert": ("bert", "small BERT: masked-LM pre-training, then review sentiment vs from scratch and bag of words"),
 }
 
 

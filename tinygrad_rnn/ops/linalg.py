@@ -3,14 +3,18 @@ from __future__ import annotations
 
 import math
 
+from ..accumulate import ProductGrad
 from ..errors import OpError
 from ..function import Function, needs_grad
+from ..state import STATE
 from . import unbroadcast
 
 
 class MatMul(Function):
     """Y = A @ B.   gA = gY @ B^T,  gB = A^T @ gY  (over the last two axes, summed over
-    broadcast batch axes). A 1-D A is a row vector, a 1-D B a column vector, as NumPy."""
+    broadcast batch axes). A 1-D A is a row vector, a 1-D B a column vector, as NumPy. In a
+    first-order backward a matrix B's gB stays lazy (``ProductGrad``), so that the gradients of
+    a B used in many products (W_hh at every time step) sum as one matmul (accumulate.py)."""
     name, formula = "matmul", "gA = gY @ B^T, gB = A^T @ gY"
 
     def forward(self, a, b):
@@ -40,7 +44,9 @@ class MatMul(Function):
         if needs_grad(a):
             grad_a = unbroadcast(g2 @ b2.mT, a2).reshape(a.shape)
         if needs_grad(b):
-            if b2.ndim == 2 and a2.ndim > 2:
+            if a.ndim == 2 and b.ndim == 2 and not STATE.grad_enabled:
+                grad_b = ProductGrad(a.data, gy.data)
+            elif b2.ndim == 2 and a2.ndim > 2:
                 # a batch of rows times one matrix (Linear on a sequence): one
                 # (K, rows) @ (rows, N) product, not a stack of per-batch ones summed after
                 rows = math.prod(a2.shape[:-1])

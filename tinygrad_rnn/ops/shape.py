@@ -3,9 +3,11 @@ back (reshape back, permute back, scatter back into place, slice back out).
 """
 from __future__ import annotations
 
+from ..accumulate import SliceGrad
 from ..backends import backend_for
 from ..errors import OpError
 from ..function import Function, needs_grad
+from ..state import STATE
 from . import unbroadcast, xp_of
 
 
@@ -117,7 +119,9 @@ def _on_device_of(index, x):
 
 class GetItem(Function):
     """y = x[index] (ints, slices, None, Ellipsis, integer arrays, boolean masks).
-    gx = zeros like x, with gy added back at ``index`` (repeated positions accumulate)."""
+    gx = zeros like x, with gy added back at ``index`` (repeated positions accumulate). In a
+    first-order backward a basic index's gx stays lazy (``SliceGrad``): the slices of one
+    tensor fill one buffer (accumulate.py)."""
     __slots__ = ("index",)
     name, formula, saves_inputs = "getitem", "gx = scatter_add(zeros(x.shape), index, gy)", False
     may_view = True
@@ -137,6 +141,8 @@ class GetItem(Function):
         return out
 
     def backward(self, gy, y):
+        if not STATE.grad_enabled and _is_basic(self.index):
+            return (SliceGrad(self.index, self.inputs[0].shape, gy),)
         return (IndexAdd(self.index, self.inputs[0].shape).apply(gy),)
 
 

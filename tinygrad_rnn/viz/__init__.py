@@ -31,6 +31,7 @@ cuts.py (truncated-BPTT cuts).
 """
 from __future__ import annotations
 
+from . import labels
 from .build import Options, build, count
 from .cells import fold_cells
 from .cuts import cut, is_cut, mark_cut
@@ -109,12 +110,30 @@ def draw(output, view: str = "forward", rankdir: str | None = None, show_shapes:
         if norms is not None:
             scale = Scale(norms.values(), seed_norm(graph))
             steps = step_state_norms(graph, norms)
+            _label_sweeps(drawing, graph)
         elif note is None:
             note = ("no gradients yet: call backward(retain_graph=True) first, "
                     "or draw(..., gradients='compute')")
     # a cell-level drawing is meant for a slide: larger text
     return emit(drawing, rankdir, norms=norms, scale=scale, step_norms=steps, note=note,
                 text_size=12 if detail == "cell" else 10)
+
+
+def _label_sweeps(drawing, graph: Graph) -> None:
+    """A fused sweep is one box for all its steps: it lists each step's ||dL/dh_t||."""
+    for t in graph.entries:
+        node = t._node
+        if not hasattr(node, "note_state_grads"):
+            continue
+        lines = []
+        for step in range(node.steps):
+            states = graph.sweep_states.get(node.step_name(step))
+            if states:
+                lines.append(f"t={step}: " + ", ".join(f"||dL/d{name}|| = {labels.number(value)}"
+                                                      for name, value in states))
+        for item in drawing.items.values():
+            if id(t) in item.grads:
+                item.lines = list(item.lines) + lines
 
 
 def default_rankdir(graph: Graph, view: str) -> str:

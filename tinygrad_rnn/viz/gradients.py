@@ -62,6 +62,11 @@ def trace_backward(graph: Graph, on_step=None) -> dict:
         if on_step is not None:
             on_step(y, gy, sent)
 
+    # a fused sweep runs a whole layer's BPTT in one entry: it reports its per-step
+    # ||dL/dh_t|| (the only place they exist) when handed a dict
+    sweeps = [t._node for t in graph.entries if hasattr(t._node, "note_state_grads")]
+    for node in sweeps:
+        node.state_norms = {}
     retained = [t for t in graph.entries if t._retains_grad]
     anomaly = STATE.anomaly
     for t in retained:
@@ -73,6 +78,11 @@ def trace_backward(graph: Graph, on_step=None) -> dict:
         STATE.anomaly = anomaly
         for t in retained:
             t._retains_grad = True
+        for node in sweeps:
+            graph.sweep_states.update(
+                (node.step_name(t), list(zip(node.state_names, node.state_norms[t])))
+                for t in sorted(node.state_norms))
+            node.state_norms = None
     return grads
 
 
@@ -142,20 +152,22 @@ def step_norms(graph: Graph, norms: dict, state: str = "last") -> dict:
     if state not in ("last", "all"):
         raise ValueError(f"state must be 'last' or 'all', not {state!r}")
     result = {}
-    for step in graph.steps:
-        values = [norms.get(key) for _, key in state_parts(step)]
+    parts = [[norms.get(key) for _, key in state_parts(step)] for step in graph.steps]
+    named = [step.name for step in graph.steps] + list(graph.sweep_states)
+    parts += [[value for _, value in states] for states in graph.sweep_states.values()]
+    for name, values in zip(named, parts):
         if state == "last":
-            result[step.name] = values[0] if values else None
+            result[name] = values[0] if values else None
         else:
             known = [v for v in values if v is not None]
-            result[step.name] = math.sqrt(sum(v * v for v in known)) if known else None
+            result[name] = math.sqrt(sum(v * v for v in known)) if known else None
     return result
 
 
 def step_state_norms(graph: Graph, norms: dict) -> dict:
     """step name -> [(state name, ||dL/dstate||)], h_t first (c_t next for an LSTM)."""
-    return {step.name: [(name, norms.get(key)) for name, key in state_parts(step)]
-            for step in graph.steps}
+    return {**{step.name: [(name, norms.get(key)) for name, key in state_parts(step)]
+               for step in graph.steps}, **graph.sweep_states}
 
 
 _STEP_NUMBER = re.compile(r"^(?:[^=]*=)?\s*(-?\d+)$")

@@ -56,6 +56,8 @@ class Graph:
         tensors = graph_tensors(outputs)
         self.entries = sorted((t for t in tensors if t._node is not None), key=_seq)
         self.freed = [t for t in self.entries if t._node.inputs is None]
+        # fused sweeps' per-step state gradients: step name -> [(state, norm)] (trace_backward)
+        self.sweep_states: dict = {}
 
         # Leaves in order of first use; which steps read each; where (for rolling).
         step_name: dict[int, str | None] = {}

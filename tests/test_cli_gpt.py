@@ -1,0 +1,141 @@
+"""``train charlm --model gpt``: the Transformer character model through the real command line:
+progress, validation, samples and checkpoints as the recurrent model's; ``sample`` reads its
+checkpoints; a killed and resumed run ends bit for bit where an uninterrupted one does; bad
+flags are one line before any work."""
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+import tinygrad_rnn as tg
+
+from test_training_durability import _assert_bit_identical, _wait_for_step, cli, start
+
+TINY_GPT = ("--model", "gpt", "--layers", "2", "--heads", "2", "--width", "8",
+            "--context", "8", "--dropout", "0.1", "--batch", "4")
+QUIET = ("--sample-every", "0", "--eval-batches", "2")
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(["to be or not to be that is the question"] * 40) + "\n")
+    return str(path)
+
+
+def _arrays(path) -> dict:
+    checkpoint = tg.load(path)
+    out = {f"model.{k}": v.detach().numpy() for k, v in checkpoint["model"].items()}
+    for index, buffers in checkpoint["optimizer"]["state"].items():
+        for name, value in buffers.items():
+            out[f"optimizer.{index}.{name}"] = value.detach().numpy() if hasattr(value, "numpy") else value
+    out["step"], out["data"], out["rng"] = checkpoint["step"], checkpoint["data"], checkpoint["rng"]
+    assert checkpoint["hidden"] is None              # a Transformer carries no state
+    return out
+
+
+def test_gpt_trains_samples_and_resumes_through_the_cli(tmp_path, corpus):
+    out = tmp_path / "run"
+    first = cli("train", "charlm", "--corpus", corpus, *TINY_GPT, "--steps", "12",
+                "--eval-every", "6", "--sample-every", "6", "--sample-length", "30",
+                "--eval-batches", "2", "--out", str(out))
+    assert first.returncode == 0, first.stderr
+    assert "gpt 2 layers x 2 heads, width 8, context 8" in first.stdout
+    assert "step 12: train" in first.stdout and "validation" in first.stdout
+    assert "--- sample at step 12 ---" in first.stdout
+    checkpoint = out / "charlm.ckpt"
+    config = tg.load(checkpoint)["config"]
+    assert config["architecture"] == "gpt" and config["context"] == 8
+    sampled = cli("sample", str(checkpoint), "--prime", "to be", "--length", "40")
+    assert sampled.returncode == 0, sampled.stderr
+    assert sampled.stdout.startswith("to be") and len(sampled.stdout.rstrip("\n")) >= 40
+    more = cli("train", "charlm", "--resume", str(checkpoint), "--steps", "15", *QUIET,
+               "--out", str(out))
+    assert more.returncode == 0, more.stderr
+    assert "resuming at step 12" in more.stdout and "trained 3 steps" in more.stdout
+
+
+@pytest.mark.slow
+def test_a_killed_gpt_run_resumes_bit_identical(tmp_path, corpus):
+    steps = 40
+    reference = tmp_path / "reference"
+    result = cli("train", "charlm", "--corpus", corpus, *TINY_GPT, *QUIET, "--eval-every", "1",
+                 "--steps", str(steps), "--out", str(reference))
+    assert result.returncode == 0, result.stderr
+    expected = _arrays(reference / "charlm.ckpt")
+    out = tmp_path / "interrupted"
+    checkpoint = out / "charlm.ckpt"
+    with open(tmp_path / "stderr.txt", "w") as stderr:
+        for signum, at_step, status in [(signal.SIGTERM, 10, 128 + signal.SIGTERM),
+                                        (signal.SIGKILL, 25, -signal.SIGKILL), (None, None, 0)]:
+            args = ("--resume", str(checkpoint)) if checkpoint.exists() else (
+                "--corpus", corpus, *TINY_GPT)
+            process = start("train", "charlm", *args, *QUIET, "--eval-every", "1",
+                            "--checkpoint-every", "7", "--steps", str(steps), "--out", str(out),
+                            stderr=stderr)
+            if signum is not None:
+                _wait_for_step(process, at_step)
+                process.send_signal(signum)
+            output = process.communicate(timeout=120)[0]
+            assert process.returncode == status, (signum, process.returncode, output)
+    _assert_bit_identical(expected, _arrays(checkpoint))
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--model", "gpt", "--cell", "gru"), "--cell applies to the recurrent model, not --model gpt"),
+    (("--model", "gpt", "--hidden", "64"), "--hidden applies to the recurrent model"),
+    (("--heads", "2"), "--heads applies to --model gpt only"),
+    (("--model", "gpt", "--width", "10", "--heads", "4"), "--width 10 is not divisible by --heads 4"),
+    (("--model", "gpt", "--context", "16", "--seq-len", "32"),
+     "--seq-len 32 is longer than --context 16"),
+    (("--model", "gpt", "--heads", "0"), "--heads must be positive, got 0"),
+    (("--model", "transformer",), "invalid choice: 'transformer'"),
+])
+def test_bad_gpt_flags_are_one_line_before_any_work(tmp_path, corpus, args, message):
+    out = tmp_path / "never"
+    result = cli("train", "charlm", "--corpus", corpus, *args, "--steps", "3", "--out", str(out))
+    assert result.returncode == 2, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert message in lines[-1] and "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_resume_refuses_flags_that_contradict_a_gpt_checkpoint(tmp_path, corpus):
+    out = tmp_path / "run"
+    assert cli("train", "charlm", "--corpus", corpus, *TINY_GPT, *QUIET, "--eval-every", "0",
+               "--steps", "2", "--out", str(out)).returncode == 0
+    checkpoint = str(out / "charlm.ckpt")
+    for args, message in [(("--width", "16"), "--width 16 (checkpoint: 8)"),
+                          (("--model", "recurrent"), "--model recurrent (checkpoint: gpt)"),
+                          (("--hidden", "16"), "--hidden 16 (the checkpoint is a gpt)"),
+                          (("--seq-len", "9"), "longer than the checkpoint's context 8")]:
+        result = cli("train", "charlm", "--resume", checkpoint, *args, "--steps", "4",
+                     "--out", str(out))
+        assert result.returncode == 2 and message in result.stderr, (args, result.stderr)
+    recurrent = tmp_path / "lstm"
+    assert cli("train", "charlm", "--corpus", corpus, "--hidden", "8", "--seq-len", "8",
+               "--batch", "4", *QUIET, "--eval-every", "0", "--steps", "2",
+               "--out", str(recurrent)).returncode == 0
+    result = cli("train", "charlm", "--resume", str(recurrent / "charlm.ckpt"), "--model", "gpt",
+                 "--steps", "4", "--out", str(recurrent))
+    assert result.returncode == 2 and "--model gpt (checkpoint: recurrent)" in result.stderr
+
+
+def test_a_hostile_gpt_config_is_refused_before_allocating(tmp_path, corpus):
+    out = tmp_path / "run"
+    assert cli("train", "charlm", "--corpus", corpus, *TINY_GPT, *QUIET, "--eval-every", "0",
+               "--steps", "1", "--out", str(out)).returncode == 0
+    checkpoint = tg.load(out / "charlm.ckpt")
+    checkpoint["config"]["width"] = 100_000
+    checkpoint["config"]["heads"] = 1
+    tg.save(checkpoint, tmp_path / "huge.ckpt")
+    result = cli("sample", str(tmp_path / "huge.ckpt"))
+    assert result.returncode != 0 and "token_embedding.weight" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_demo_model_flag_is_for_translation_only(tmp_path):
+    result = cli("demo", "hello", "--model", "transformer", "--out", str(tmp_path / "x"))
+    assert result.returncode == 2
+    assert "--model applies to the translation demo, not 'hello'" in result.stderr.strip()

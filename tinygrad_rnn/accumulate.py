@@ -1,0 +1,189 @@
+"""How backward sums the gradients that flow into one tensor.
+
+A tensor read by k ops receives k gradients; the engine adds them up before the tensor's own
+VJP runs. Two things make the plain ``total = total + g`` costly, and both are fixed here, for
+every model, in first-order backward (with ``create_graph=True`` the sum stays made of tensor
+ops, so it is itself differentiable):
+
+* **slices.** The gradient of a basic slice x[index] is zeros(x.shape) with gy at index. A loop
+  that reads x[0], ..., x[T-1] would make T zero-filled copies of x and add them: O(T^2) work
+  for O(T) numbers. ``GetItem`` hands back a ``SliceGrad`` instead (the index and gy, nothing
+  allocated), and the sum writes each into one buffer (HIPS autograd's idea).
+* **repeated sums.** After the first addition the total is a buffer backward owns (``Sum``),
+  so later gradients are added into it in place, not into a new array each time.
+* **a matrix used in many products.** W in x_t @ W at T time steps gets sum_t x_t^T g_t: T
+  thin matmuls (inner size B) and T additions of a W-sized array. ``MatMul`` hands back a
+  ``ProductGrad`` (the pair x_t, g_t) instead, and the sum stacks the pairs and runs
+  [x_1 .. x_T]^T [g_1 .. g_T], one matmul over all their rows (in blocks of ~8 MB, so the
+  pairs held at once stay small).
+"""
+from __future__ import annotations
+
+from .backends import backend_for
+from .state import STATE
+from .tensor import Tensor
+
+
+class SliceGrad:
+    """zeros(shape) with ``values`` (a Tensor) at the basic ``index``: the gradient of x[index],
+    kept lazy so that the slices of one tensor fill one buffer."""
+    __slots__ = ("index", "shape", "values")
+
+    def __init__(self, index, shape: tuple, values: Tensor):
+        self.index, self.shape, self.values = index, shape, values
+
+    @property
+    def data(self):
+        """The values (what anomaly checks read); the zeros around them are finite anyway."""
+        return self.values.data
+
+    def covers_all(self) -> bool:
+        """True when the slice is the whole tensor (x[0] of a (1, ...) x): no zeros around it."""
+        return self.values.data.size == _count(self.shape)
+
+    def dense(self):
+        values = self.values.data
+        if self.covers_all():
+            return values.reshape(self.shape)          # a view: not ours to write into
+        out = backend_for(values).xp.zeros(self.shape, dtype=values.dtype)
+        out[self.index] = values
+        return out
+
+
+def _count(shape: tuple) -> int:
+    count = 1
+    for size in shape:
+        count *= size
+    return count
+
+
+class ProductGrad:
+    """sum over ``pairs`` (a, g) of a^T @ g (a (rows, K), g (rows, N)): the gradient of W in
+    a @ W, kept lazy so that the products of one matrix are summed as one matmul."""
+    __slots__ = ("pairs",)
+    block_bytes = 8 * 2**20             # stack at most this much before multiplying
+
+    def __init__(self, a, g):
+        self.pairs = [(a, g)]
+
+    @property
+    def data(self):
+        return self.dense()
+
+    @property
+    def shape(self) -> tuple:
+        a, g = self.pairs[0]
+        return (a.shape[1], g.shape[1])
+
+    def joins(self, other) -> bool:
+        (a, g), (b, h) = self.pairs[0], other.pairs[0]
+        return a.shape[1:] == b.shape[1:] and g.shape[1:] == h.shape[1:] and \
+            a.dtype == b.dtype and g.dtype == h.dtype
+
+    def full(self) -> bool:
+        return sum(a.nbytes + g.nbytes for a, g in self.pairs) >= self.block_bytes
+
+    def dense(self):
+        if len(self.pairs) == 1:
+            a, g = self.pairs[0]
+            return a.T @ g
+        xp = backend_for(self.pairs[0][0]).xp
+        a = xp.concatenate([a for a, _ in self.pairs])
+        g = xp.concatenate([g for _, g in self.pairs])
+        return a.T @ g
+
+
+class Sum:
+    """A running total in an array that backward allocated itself, so it may add in place;
+    products still to multiply wait in ``products`` (a block of a ProductGrad)."""
+    __slots__ = ("array", "products")
+
+    def __init__(self, array=None, products=None):
+        self.array, self.products = array, products
+
+    def add(self, g) -> "Sum":
+        if isinstance(g, ProductGrad):
+            if self.products is not None and self.products.joins(g):
+                self.products.pairs.extend(g.pairs)
+            else:
+                self.flush()
+                self.products = g
+            if self.products.full():
+                self.flush()
+            return self
+        self.flush()
+        if isinstance(g, SliceGrad):
+            values = g.values.data
+            if _fits(self.array, values):
+                self.array[g.index] += values
+                return self
+            g = g.dense()
+        else:
+            g = g.data
+        self._add_array(g)
+        return self
+
+    def flush(self) -> None:
+        """Multiply the waiting products into the array."""
+        if self.products is not None:
+            product, self.products = self.products.dense(), None
+            if self.array is None:
+                self.array = product
+            else:
+                self._add_array(product)
+
+    def _add_array(self, g) -> None:
+        if g.shape == self.array.shape and _fits(self.array, g):
+            self.array += g
+        else:                                     # a dtype promotion or a broadcast: a new sum
+            self.array = self.array + g
+
+    def result(self):
+        self.flush()
+        return self.array
+
+
+def _fits(total, g) -> bool:
+    """``total += g`` keeps total's dtype without losing precision."""
+    return total.dtype == g.dtype or backend_for(total).xp.result_type(total, g) == total.dtype
+
+
+def add(total, g):
+    """total + g, where total is None (the first gradient), a Tensor, a SliceGrad, a
+    ProductGrad or a Sum."""
+    if total is None:
+        return g
+    if STATE.grad_enabled:                        # create_graph: differentiable tensor ops
+        return finish(total) + finish(g)
+    if isinstance(total, ProductGrad):
+        total = Sum(products=total)
+    elif not isinstance(total, Sum):
+        base = total.dense() if isinstance(total, SliceGrad) else total.data
+        if owned(total):
+            total = Sum(base)
+        elif isinstance(g, Tensor):
+            return Sum(base + g.data)
+        else:                                     # not ours to write into: copy once
+            total = Sum(base.copy())
+    return total.add(g)
+
+
+def finish(total):
+    """The total as a Tensor (None stays None)."""
+    if isinstance(total, Sum):
+        return Tensor._make(total.result())
+    if isinstance(total, ProductGrad):
+        return Tensor._make(total.dense())
+    if isinstance(total, SliceGrad):
+        if STATE.grad_enabled:
+            from .ops.shape import IndexAdd
+            return IndexAdd(total.index, total.shape).apply(total.values)
+        return Tensor._make(total.dense())
+    return total
+
+
+def owned(total) -> bool:
+    """True when the finished total is an array nothing else refers to (no copy needed)."""
+    if isinstance(total, SliceGrad):
+        return not total.covers_all()
+    return isinstance(total, (Sum, ProductGrad))
