@@ -10,6 +10,9 @@ fi
 VENV_PY="$ROOT/.venv/bin/python"
 "$VENV_PY" -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
 "$VENV_PY" -m pip install --quiet --disable-pip-version-check -e "$ROOT[dev]"
+# The mpi extra (mpi4py + the mpich wheel) for the distributed tests; they skip without it.
+"$VENV_PY" -m pip install --quiet --disable-pip-version-check -e "$ROOT[dev,mpi]" >/dev/null 2>&1 \
+  || echo "setup: could not install the mpi extra (mpi4py, mpich); the distributed tests will skip" >&2
 if ! command -v dot >/dev/null 2>&1; then
   echo "setup: Graphviz's dot is missing; trying to install it (needed to render graphs)" >&2
   if command -v apt-get >/dev/null 2>&1; then

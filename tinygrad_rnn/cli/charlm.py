@@ -22,6 +22,7 @@ import sys
 import time
 
 from .. import data
+from .charlm_distributed import Replicas
 from .charlm_checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from .charlm_checks import (architecture_of, check_out_folder, check_overwrite,
                             check_train_arguments, contradictions, encode_corpus, make_optimizer,
@@ -82,6 +83,9 @@ def register_train(subcommands, common) -> None:
     p.add_argument("--resume", metavar="CHECKPOINT", help="continue from a saved checkpoint")
     p.add_argument("--overwrite", action="store_true",
                    help="replace a checkpoint in --out that this run did not write")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel over the ranks of mpiexec -n W (needs the mpi extra): each "
+                   "takes B/W rows; rank 0 alone prints and writes checkpoints")
     p.set_defaults(run=train_charlm)
 
 
@@ -131,10 +135,10 @@ def _train_step(run: dict, x, y, state, clip: float):
     from tinygrad_rnn.models import detach_state
     from tinygrad_rnn.nn.utils import clip_grad_norm_
     model, optimizer = run["model"], run["optimizer"]
-    logits, state = model(x, state)
+    logits, state = run.get("step_model", model)(x, state)
     state = detach_state(state)            # truncated BPTT: gradients stop at the window
     loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-    value = loss.item()
+    value = run["replicas"].mean_loss(loss.item()) if "replicas" in run else loss.item()
     if not math.isfinite(value):
         raise Diverged(f"the loss is {value}")
     optimizer.zero_grad()
@@ -161,8 +165,9 @@ def fit_charlm(args) -> dict:
 
     check_train_arguments(args)
     check_gpt_arguments(args)
+    replicas = Replicas(args)
     check_out_folder(args.out)
-    lock = FolderLock(args.out, "train charlm")
+    lock = replicas.lock(lambda: FolderLock(args.out, "train charlm"))
     if os.path.isdir(args.out):              # a second run on a busy folder stops at once
         lock.acquire()
     try:
@@ -182,6 +187,7 @@ def fit_charlm(args) -> dict:
                                  f"do (pass --steps {done + args.steps} to train {args.steps} "
                                  "more)")
         settings = settings_of(args, checkpoint)
+        replicas.check_batch(settings["batch"])
         if checkpoint is not None:
             check_window(settings["seq_len"], checkpoint["config"])
         text = data.load_text(settings["corpus"])
@@ -192,7 +198,8 @@ def fit_charlm(args) -> dict:
         prime = sample_prime(args, vocabulary, text) if args.sample_every or args.prime else None
         ckpt_path = os.path.join(args.out, CHECKPOINT)
         check_overwrite(args, ckpt_path)
-        make_out_dir(args.out)
+        if replicas.main:
+            make_out_dir(args.out)
         lock.acquire()                       # a no-op if already held
         check_overwrite(args, ckpt_path)    # again, now that no other run can write it
 
@@ -204,17 +211,20 @@ def fit_charlm(args) -> dict:
         optimizer, scheduler = make_optimizer(settings, model.parameters())
         run = {"model": model, "vocabulary": vocabulary, "settings": settings,
                "optimizer": optimizer, "scheduler": scheduler,
+               "replicas": replicas, "step_model": replicas.wrap(model),
                "position": {"window": 0, "pass": 0, "corpus": settings["corpus"],
                             "batch": B, "seq_len": T, "symbols": len(ids)}}
-        train_streams = batchify(ids[:cut], B, device)
+        train_streams = replicas.shard_rows(batchify(ids[:cut], B, device))
         val_streams = batchify(ids[cut:], val_rows, device) if args.eval_every else None
         step, state, losses = _restore(run, checkpoint, device)
+        state = replicas.shard_state(state)
         windows = window_count(train_streams, T)
 
         print(f"corpus {settings['corpus']!r}: {len(ids):,} symbols, vocabulary {len(vocabulary)};"
               f" model {describe(model.config)} on {args.chosen}; "
               f"{sum(p.numel() for p in model.parameters()):,} parameters"
-              + (f"; resuming at step {step}" if checkpoint is not None else ""), flush=True)
+              + (f"; resuming at step {step}" if checkpoint is not None else "")
+              + replicas.describe(), flush=True)
         return _loop(args, run, step, state, losses, train_streams, val_streams, windows,
                      prime, ckpt_path, checkpoint)
     finally:
@@ -249,16 +259,17 @@ def _loop(args, run, step, state, losses, train_streams, val_streams, windows, p
           ckpt_path, checkpoint) -> dict:
     from tqdm import tqdm
     model, settings, position = run["model"], run["settings"], run["position"]
+    replicas = run["replicas"]
     T = settings["seq_len"]
     val, saved_step = None, (step if checkpoint is not None and args.resume
                              and os.path.exists(ckpt_path)
                              and os.path.samefile(args.resume, ckpt_path) else None)
     started, first_step = time.perf_counter(), step
     progress = tqdm(total=args.steps, initial=min(step, args.steps), unit="step",
-                    dynamic_ncols=True, mininterval=0.5)
+                    dynamic_ncols=True, mininterval=0.5, disable=not replicas.main)
     try:
         with StopSignals() as stop:
-            while step < args.steps and stop.received is None:
+            while step < args.steps and not replicas.any_rank(stop.received is not None):
                 if position["window"] >= windows:    # one pass over the text done: again
                     position.update(window=0, **{"pass": position["pass"] + 1})
                     state = None
@@ -281,21 +292,23 @@ def _loop(args, run, step, state, losses, train_streams, val_streams, windows, p
                 del losses[:-50]
                 progress.update(1)
                 progress.set_postfix(loss=f"{loss:.3f}")
-                if val_streams is not None and (step % args.eval_every == 0 or step == args.steps):
+                if val_streams is not None and replicas.main and (step % args.eval_every == 0
+                                                                  or step == args.steps):
                     val = evaluate(model, val_streams, T, args.eval_batches)
                     train_avg = sum(losses) / len(losses)
                     progress.write(f"step {step}: train {train_avg:.3f} nats "
                                    f"({train_avg / math.log(2):.3f} bits) | validation {val:.3f} "
                                    f"nats ({val / math.log(2):.3f} bits) per char")
-                if args.sample_every and (step % args.sample_every == 0 or step == args.steps):
+                if args.sample_every and replicas.main and (step % args.sample_every == 0
+                                                            or step == args.steps):
                     text_out = model.generate(run["vocabulary"], prime, length=args.sample_length,
                                               temperature=args.temperature, seed=args.seed + step)
                     progress.write(f"--- sample at step {step} ---\n{text_out}\n---")
                 if args.checkpoint_every and step % args.checkpoint_every == 0:
-                    save_checkpoint(ckpt_path, run, step, state, losses)
+                    replicas.save(save_checkpoint, ckpt_path, run, step, state, losses)
                     saved_step = step
             progress.close()
-            save_checkpoint(ckpt_path, run, step, state, losses)
+            replicas.save(save_checkpoint, ckpt_path, run, step, state, losses)
             if stop.received is not None:
                 print(f"interrupted by {stop.name} at step {step}; checkpoint saved to {ckpt_path} "
                       f"(continue with --resume {ckpt_path})", flush=True)
