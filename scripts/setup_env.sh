@@ -10,9 +10,6 @@ fi
 VENV_PY="$ROOT/.venv/bin/python"
 "$VENV_PY" -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
 "$VENV_PY" -m pip install --quiet --disable-pip-version-check -e "$ROOT[dev]"
-# The mpi extra (mpi4py + the mpich wheel) for the distributed tests; they skip without it.
-"$VENV_PY" -m pip install --quiet --disable-pip-version-check -e "$ROOT[dev,mpi]" >/dev/null 2>&1 \
-  || echo "setup: could not install the mpi extra (mpi4py, mpich); the distributed tests will skip" >&2
 if ! command -v dot >/dev/null 2>&1; then
   echo "setup: Graphviz's dot is missing; trying to install it (needed to render graphs)" >&2
   if command -v apt-get >/dev/null 2>&1; then
@@ -23,16 +20,6 @@ if ! command -v dot >/dev/null 2>&1; then
     brew install graphviz >/dev/null || true
   else
     echo "setup: no apt-get or brew; install Graphviz by hand to render graphs" >&2
-  fi
-fi
-# chromium + chromium-driver: the interactive viewer's tests drive a real headless browser
-if ! command -v chromium >/dev/null 2>&1 || [ ! -x /usr/bin/chromedriver ]; then
-  if command -v apt-get >/dev/null 2>&1; then
-    SUDO=""; [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo -n"
-    { $SUDO apt-get install -y -q chromium chromium-driver || { $SUDO apt-get update -q && $SUDO apt-get install -y -q chromium chromium-driver; }; } >/dev/null 2>&1 \
-      || echo "setup: could not install chromium and chromium-driver; the viewer's browser tests will skip" >&2
-  else
-    echo "setup: no apt-get; install chromium and chromedriver by hand for the viewer's browser tests" >&2
   fi
 fi
 export PATH="$ROOT/.venv/bin:$PATH"
