@@ -108,7 +108,7 @@ def draw(output, view: str = "forward", rankdir: str | None = None, show_shapes:
         note = ("backward freed this graph, so only its last part is drawn: draw before "
                 "backward, or call backward(retain_graph=True)")
     if gradients:
-        norms = norms_of(grads, {id(t): t for t in graph.tensors}) or None
+        norms = norms_of(grads) or None
         if norms is not None:
             scale = Scale(norms.values(), seed_norm(graph))
             steps = step_state_norms(graph, norms)

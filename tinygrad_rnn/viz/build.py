@@ -146,19 +146,11 @@ def _forward(graph: Graph, o: Options) -> Drawing:
     return d
 
 
-# what a fused step's unnamed output is: the state it hands to the next step
-FUSED_STATE = {"lstm_step": "h_{t-1}; c_{t-1}", "gru_step": "h_{t-1}", "rnn_step": "h_{t-1}"}
-
-
-def _state_label(x: Tensor) -> str:
-    if not x.name and x._node is not None and x._node.name in FUSED_STATE:
-        return FUSED_STATE[x._node.name]
-    return L.previous(x.name)
 
 
 def _forward_edge(graph: Graph, x: Tensor, out: Tensor, step):
     if _across(graph, x, step):
-        return dict(L.RECURRENT_EDGE, label=_state_label(x),
+        return dict(L.RECURRENT_EDGE, label=L.previous(x.name),
                     **(L.HIGHWAY if _is_cell_state(x) else {}))
     if _highway(x, out):
         return L.HIGHWAY

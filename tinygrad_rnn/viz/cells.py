@@ -16,12 +16,11 @@ from .model import Graph
 
 # reshaping and slicing only; stack and concat stay (they show which steps' outputs are used)
 PLUMBING = {"reshape", "permute", "transpose", "getitem", "squeeze", "unsqueeze", "broadcast_to",
-            "expand", "contiguous", "time_slice", "pad"}
+            "expand", "contiguous", "pad"}
 LOSS_OPS = {"log_softmax", "getitem", "neg", "mul", "sum", "div", "mean", "reshape"}
 KEPT_STYLES = ("parameter", "input", "cut", "earlier", "seed")
 TITLES = [({"i_t", "f_t", "o_t"}, "LSTM cell"), ({"r_t", "z_t"}, "GRU cell"),
           ({"e_ij", "a_ij"}, "attention"), ({"h_t"}, "RNN cell")]
-FUSED_TITLES = {"lstm_step": "LSTM cell", "gru_step": "GRU cell", "rnn_step": "RNN cell"}
 
 
 def _block(scope: str | None) -> str:
@@ -56,10 +55,6 @@ def _loss_tail(graph: Graph) -> set:
 
 def _title(members: list, block: str) -> str:
     names = {t.name for t in members if t.name}
-    ops = {t._node.name for t in members}
-    for op, title in FUSED_TITLES.items():
-        if op in ops:
-            return title
     for wanted, title in TITLES:
         if wanted <= names:
             return title

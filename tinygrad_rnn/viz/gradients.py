@@ -86,23 +86,10 @@ def trace_backward(graph: Graph, on_step=None) -> dict:
     return grads
 
 
-# Fused cells hand the next step one stacked state S_t = [h_t; c_t] (K, B, H): its parts. The
-# c part's gradient is what step t+1 sends back; c_t's path through h_t = o tanh(c_t) stays
-# inside the fused step, so it is not the composed cell's c_t.grad, and is named so.
-STATE_PARTS = {"lstm_step": ("h_t", "c_t (from t+1)")}
-
-
-def norms_of(grads: dict, tensors: dict) -> dict:
-    """id(t) -> ||g|| for every gradient, and (id(t), k) -> ||g[k]|| for the parts of a fused
-    step's stacked state (see ``STATE_PARTS``)."""
-    norms = {}
-    for key, g in grads.items():
-        norms[key] = norm(g.data)
-        t = tensors.get(key)
-        if t is not None and t._node is not None and t._node.name in STATE_PARTS:
-            for k in range(min(len(STATE_PARTS[t._node.name]), g.data.shape[0])):
-                norms[(key, k)] = norm(g.data[k])
-    return norms
+def norms_of(grads: dict) -> dict:
+    """id(t) -> ||g|| for every gradient. (A fused sweep's per-step state norms come from the
+    sweep itself: ``Graph.sweep_states``.)"""
+    return {key: norm(g.data) for key, g in grads.items()}
 
 
 def gradient_arrays(graph: Graph, mode) -> dict:
@@ -125,7 +112,7 @@ def gradient_norms(graph: Graph, mode) -> dict:
     d(output)/d(t) recomputed privately. Empty before any backward.
     ``mode="compute"``: everything recomputed now, ``.grad`` ignored (no backward needed).
     """
-    return norms_of(gradient_arrays(graph, mode), {id(t): t for t in graph.tensors})
+    return norms_of(gradient_arrays(graph, mode))
 
 
 def seed_norm(graph: Graph) -> float:
@@ -139,11 +126,7 @@ def state_parts(step) -> list[tuple[str, object]]:
     parts = []
     main = step.state()
     for t in sorted(step.states(), key=lambda t: t is not main):
-        split = STATE_PARTS.get(t._node.name) if t._node is not None else None
-        if split:
-            parts.extend((name, (id(t), k)) for k, name in enumerate(split))
-        else:
-            parts.append((t.name or ("h_t" if t is main else "state"), id(t)))
+        parts.append((t.name or ("h_t" if t is main else "state"), id(t)))
     return parts
 
 
@@ -179,7 +162,7 @@ def grad_norms_by_step(output, state: str = "last") -> dict:
     h_t is the step's recurrent state: what the step hands to the next step (for the last step,
     the tensor in the same place). With several (an LSTM's h_t and c_t), ``state="last"`` gives
     the one named ``h...`` (else the last one made), ``state="all"`` the root of their summed
-    squares. A fused LSTM step's stacked [h_t; c_t] counts as its two parts. The gradients are
+    squares. A fused sweep reports its steps itself (an LSTM's c_t part: from t+1). The gradients are
     those of a private backward from ``output`` (ones for a non-scalar output); user ``.grad``
     values and the graph are left unchanged, so call it before backward or after
     ``backward(retain_graph=True)``. Keys are the step numbers (ints) when every scope reads like
@@ -187,7 +170,7 @@ def grad_norms_by_step(output, state: str = "last") -> dict:
     ``plt.semilogy(list(norms.keys()), list(norms.values()))`` plots the vanishing-gradient curve.
     """
     graph = Graph(output)
-    norms = norms_of(trace_backward(graph), {id(t): t for t in graph.tensors})
+    norms = norms_of(trace_backward(graph))
     by_name = step_norms(graph, norms, state)
     numbers = [_STEP_NUMBER.match(name) for name in by_name]
     if by_name and all(numbers) and len({int(m.group(1)) for m in numbers}) == len(numbers):

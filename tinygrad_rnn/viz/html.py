@@ -202,7 +202,7 @@ def _record(graph: Graph) -> dict:
             info["grad"] = summary(g.data)
     for j, found in terms.items():
         tensors[j]["terms"] = found
-    norms = norms_of(grads, {id(t): t for t in graph.tensors})
+    norms = norms_of(grads)
     first_event = {}
     for k, e in enumerate(events):
         first_event.setdefault(e["node"], k)

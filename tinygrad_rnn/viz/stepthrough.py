@@ -32,7 +32,7 @@ def frames(output, view: str = "backward", rankdir: str | None = None, show_shap
 
     def on_step(y, gy, sent):
         summed.pop(id(y), None)            # y's gradient is complete: gy
-        updates = list(norms_of({id(y): gy}, {id(y): y}).items())
+        updates = list(norms_of({id(y): gy}).items())
         for x, gx in zip(y._node.inputs, sent):
             if gx is not None and isinstance(x, Tensor) and x.requires_grad:
                 before = summed.get(id(x))
