@@ -73,12 +73,18 @@ def _comm(what: str):
     return _STATE["comm"]
 
 
+_ABORT_GRACE = 0.5     # seconds for mpiexec to forward the last lines before Abort
+
+
 def abort(message: str, code: int = 1) -> None:
     """Print ``message`` and end every rank at once (MPI Abort)."""
     sys.stderr.write(f"tinygrad_rnn.distributed: rank {rank()} of {world_size()}: {message}; "
                      "aborting all ranks\n")
     sys.stderr.flush()
     if _STATE["comm"] is not None:
+        # mpiexec forwards each rank's stderr through a pipe it reads on its own schedule, and
+        # Abort kills the readers too: without a pause the line above can be lost (seen in CI).
+        time.sleep(_ABORT_GRACE)
         _STATE["comm"].Abort(code)
     os._exit(code)
 
@@ -88,6 +94,7 @@ def _install_abort_hook() -> None:
 
     def abort_on_uncaught(kind, value, traceback):
         previous(kind, value, traceback)          # the traceback first, then the others go
+        sys.stderr.flush()
         abort(f"uncaught {kind.__name__}: {value}")
     sys.excepthook = abort_on_uncaught
 
