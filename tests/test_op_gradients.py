@@ -766,7 +766,7 @@ _unary("sign", lambda x: x.sign(), np.sign, ["Sign"], avoid=(0.0,), smooth=False
 _unary("erf", lambda x: x.erf(), np.vectorize(math.erf, otypes=[np.float64]), ["Erf"])
 _unary("square", lambda x: x.square(), np.square, ["Mul"])
 _unary("gelu", F.gelu, lambda x: x * 0.5 * (1 + np.vectorize(math.erf, otypes=[float])(
-    x / math.sqrt(2))), ["Erf"])
+    x / math.sqrt(2))), ["Gelu"])
 _unary("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), lambda x: 0.5 * x * (1 + np.tanh(
     math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3))), ["Tanh"])
 _unary("silu", F.silu, lambda x: x / (1 + np.exp(-x)), ["Sigmoid", "Mul"], lo=-4.0, hi=4.0)

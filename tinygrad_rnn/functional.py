@@ -10,7 +10,7 @@ from typing import Sequence
 
 from .backends import backend_for
 from .errors import OpError
-from .ops.elementwise import Softplus, Where
+from .ops.elementwise import Gelu, Softplus, Where
 from .ops.shape import Concat, Pad, Stack
 from .ops.softmax import LogSoftmax, Softmax
 from .tensor import Tensor, _as_tensor
@@ -51,7 +51,7 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """x Phi(x), Phi the standard normal CDF: exactly 0.5 x (1 + erf(x / sqrt 2)) (torch's
     default), or with approximate="tanh" 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
     if approximate == "none":
-        return x * 0.5 * ((x * (1 / math.sqrt(2.0))).erf() + 1)
+        return Gelu().apply(x)
     if approximate == "tanh":
         return 0.5 * x * (1 + (math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)).tanh())
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
