@@ -3,9 +3,12 @@
 
 Reported as microseconds per op next to the same arithmetic written by hand in NumPy
 (forward loop, then the backward loop of the chain rule), and PyTorch eager when it is
-importable, all in this one process. Also: a 50,000-op chain's backward time.
+importable, all in this one process. Also: a 50,000-op chain's backward time, and what the
+profiler's hooks cost when no profile is open: the same chain with the current code and with
+every ``STATE.profiler`` test compiled out (bench/profiler_compiled_out.py), interleaved, the
+best of ``--repeats`` each, as a ratio (1.00: nothing measurable).
 
-    python bench/bench_per_op.py [--repeats 7]
+    python bench/bench_per_op.py [--repeats 7] [--profiler-off-only]
 
 Timings on shared machines swing by up to 30% between runs: compare the ratios printed
 in one run, not absolute numbers across runs.
@@ -19,6 +22,7 @@ import time
 import numpy as np
 
 import tinygrad_rnn as tg
+from profiler_compiled_out import compiled_out, reference
 
 STEPS = 5_000          # each step is two ops: a multiply and an add
 OPS = 2 * STEPS
@@ -66,10 +70,34 @@ def deep_chain_backward(length: int = 50_000) -> float:
     return time.perf_counter() - start
 
 
+def profiler_off_cost(repeats: int) -> None:
+    """µs/op of the current code and of the reference without profiler tests, in turns; a
+    third series runs the current code again, so the A/A ratio shows the noise floor."""
+    rows = compiled_out()
+    current, without, again = [], [], []
+    for _ in range(repeats):
+        current.append(tinygrad_chain())
+        with reference(rows):
+            without.append(tinygrad_chain())
+        again.append(tinygrad_chain())
+    removed = ", ".join(f"{name}: {count}" for _, name, _, _, count in rows)
+    print(f"profiler hooks, no profile open (tests compiled out of the reference: {removed})")
+    print(f"  current {min(current) / OPS * 1e6:.2f} us/op, compiled out "
+          f"{min(without) / OPS * 1e6:.2f} us/op: ratio {min(current) / min(without):.3f}; "
+          f"current vs itself {min(current) / min(again):.3f} (best of {repeats} each, "
+          "interleaved)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--profiler-off-only", action="store_true",
+                        help="only the cost of the profiler's hooks with no profile open")
     args = parser.parse_args()
+    if args.profiler_off_only:
+        tinygrad_chain()     # warm-up
+        profiler_off_cost(max(args.repeats, 15))
+        return
     try:
         import torch
         torch.set_num_threads(2)
@@ -93,6 +121,7 @@ def main() -> None:
         print(f"{name:<28}{per_op:8.2f}{ours / statistics.median(times):12.2f}")
     deep = statistics.median(deep_chain_backward() for _ in range(3))
     print(f"50,000-op chain: backward in {deep:.3f} s (median of 3)")
+    profiler_off_cost(max(args.repeats, 15))
 
 
 if __name__ == "__main__":

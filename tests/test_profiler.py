@@ -1,6 +1,8 @@
 """tg.profile: per-op calls, forward/backward time, saved and output bytes, by name and scope."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -94,3 +96,78 @@ def test_char_lm_profile_script():
             assert "lstm sweep" in names and steps == []
         else:
             assert steps == [f"t={t}" for t in range(5)]
+
+
+def test_the_timed_op_path_is_in_place_only_while_a_profile_runs():
+    """No profile open: Function.apply is the plain one (the profiler costs nothing per op);
+    inside one it is the timed one, and it is put back even when the block raises."""
+    from tinygrad_rnn.function import Function
+    from tinygrad_rnn.profiler import _plain_apply, _profiled_apply
+    assert Function.apply is _plain_apply
+    with pytest.raises(ZeroDivisionError):
+        with tg.profile():
+            assert Function.apply is _profiled_apply
+            1 / 0
+    assert Function.apply is _plain_apply and STATE.profiler is None
+
+
+class _Slow(tg.Function):
+    """Doubles its input; its forward sleeps, so its time is seen from outside."""
+    name = "slow"
+
+    def forward(self, x):
+        time.sleep(0.1)
+        return 2 * x
+
+    def backward(self, gy, y):
+        return (gy * 2,)
+
+    def jvp(self, tangents, y):
+        return tangents[0] * 2
+
+
+class _CallsSlowInItsTangent(tg.Function):
+    """y = x; its JVP runs the slow op (as forward mode's tangent ops run inside an op)."""
+    name = "calls_slow"
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, gy, y):
+        return (gy,)
+
+    def jvp(self, tangents, y):
+        return _Slow().apply(tangents[0]) * 0.5
+
+
+def test_an_op_run_inside_another_counts_as_its_own_time_not_the_outer_ops():
+    x = tg.tensor(np.ones(3), dtype="float64")
+    with tg.profile() as prof:
+        with tg.forward_ad.dual_level():
+            dual = tg.forward_ad.make_dual(x, tg.ones(3, dtype="float64"))
+            out = _CallsSlowInItsTangent().apply(dual)
+            np.testing.assert_allclose(tg.forward_ad.unpack_dual(out).tangent.numpy(), 1.0)
+    rows = {r.key: r for r in prof.key_averages()}
+    assert rows["slow"].calls == 1 and rows["slow"].forward_time >= 0.1
+    assert rows["calls_slow"].calls == 1 and rows["calls_slow"].forward_time < 0.05
+
+
+def test_the_bench_reference_has_no_profiler_test_and_computes_the_same():
+    """bench/profiler_compiled_out.py: the functions it times against the current ones lose
+    every STATE.profiler test and still compute the same gradients."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "bench" / "profiler_compiled_out.py"
+    spec = importlib.util.spec_from_file_location("profiler_compiled_out", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = bench.compiled_out()
+    assert {name for _, name, *_ in rows} == {"apply", "_visit", "run_backward"}
+    for _, _, current, reference_function, _ in rows:
+        assert reference_function is not current
+        assert "profiler" not in reference_function.__code__.co_names
+    plain = _run()
+    with bench.reference(rows):
+        again = _run()
+    for a, b in zip(plain, again):
+        np.testing.assert_array_equal(a.grad.numpy(), b.grad.numpy())

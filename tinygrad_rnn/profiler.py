@@ -7,12 +7,23 @@
     prof.memory_by_step()       # {"t=0": bytes saved for backward, "t=1": ..., ...}
 
 Per op (by name, or by ``tg.scope``: one row per time step when the model tags its steps):
-calls, forward time, backward time (the op's VJP, including the ops it runs), bytes saved
-for backward (the inputs and outputs the VJP reads, each tensor counted once, when it is
-first saved) and bytes of the outputs. Ops that run inside a VJP count toward that VJP's
-backward time, not as forward ops of their own.
+calls, forward time (the op's whole call: its array computation and its recording on the
+tape, less the ops it runs inside, such as forward mode's tangent ops, which count on their
+own), backward time (the op's VJP, including the ops it runs), bytes saved for backward (the
+inputs and outputs the VJP reads, each tensor counted once, when it is first saved) and
+bytes of the outputs. Ops that run inside a VJP count toward that VJP's backward time, not as
+forward ops of their own.
 
-When no profile is open the cost is one attribute test per op (``STATE.profiler``).
+A fused recurrent sweep (``fused=True``, one tape entry for all T steps) keeps its own arrays
+for BPTT (each step's gate activations and states): its row counts them, and
+``memory_by_step()`` splits them by step under the names the composed layer's steps have
+(``t=0``, ``t=0/l1_reverse``, ...). Its time is not split (one call for all the steps), so
+those per-step scope rows show bytes only; ``fused=False`` gives per-step times too.
+
+When no profile is open the profiler costs nothing on the op path: ``profile`` puts its timed
+``Function.apply`` in place only while it runs, and backward tests ``STATE.profiler`` once
+per VJP, with the anomaly and create_graph tests it shares a branch with
+(``python bench/bench_per_op.py --profiler-off-only`` measures the difference).
 """
 from __future__ import annotations
 
@@ -20,6 +31,7 @@ import time
 import weakref
 from dataclasses import dataclass
 
+from .function import Function
 from .state import STATE
 from .tensor import Tensor
 
@@ -56,14 +68,18 @@ class profile:
         self.by_scope: dict = {}
         self.in_backward = 0
         self._saved: dict = {}         # id(tensor) -> weakref: tensors already counted as saved
+        self._inner: list = []         # per open op call: seconds spent in ops it ran inside
+        self.split_sweeps: dict = {}   # name of a fused sweep -> times its bytes were split by step
 
     def __enter__(self) -> "profile":
         if STATE.profiler is not None:
             raise RuntimeError("tg.profile: a profile is already running")
         STATE.profiler = self
+        Function.apply = _profiled_apply
         return self
 
     def __exit__(self, *exc) -> bool:
+        Function.apply = _plain_apply
         STATE.profiler = None
         self._saved.clear()
         return False
@@ -149,6 +165,27 @@ class profile:
 
     def __str__(self) -> str:
         return self.table()
+
+
+_plain_apply = Function.apply
+
+
+def _profiled_apply(function: Function, *inputs) -> Tensor:
+    """``Function.apply`` while a profile runs: the plain call, timed and recorded."""
+    profiler = STATE.profiler
+    if profiler is None or profiler.in_backward:     # a VJP's ops are its backward time
+        return _plain_apply(function, *inputs)
+    inner = profiler._inner
+    inner.append(0.0)
+    start = clock()
+    try:
+        out = _plain_apply(function, *inputs)
+    finally:
+        seconds = clock() - start - inner.pop()
+    profiler.forward(function, inputs, out, seconds, out._node is function)
+    if inner:           # the op that runs this one counts it as time spent inside
+        inner[-1] += clock() - start
+    return out
 
 
 def function_scope(function) -> str:
