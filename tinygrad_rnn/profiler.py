@@ -98,24 +98,43 @@ class profile:
     def forward(self, function, inputs, out: Tensor, seconds: float, recorded: bool) -> None:
         if self.in_backward:
             return
-        saved = self._saved_bytes(function, inputs, out) if recorded else 0
-        for row in self._rows(function):
+        split = getattr(function, "saved_by_step", None) if recorded else None
+        steps = split() if split is not None else ()
+        saved = self._saved_bytes(function, inputs, out, count_output=split is None) if recorded else 0
+        name_row, scope_row = self._rows(function)
+        for row in (name_row, scope_row):
             row.calls += 1
             row.forward_time += seconds
             row.saved_bytes += saved
             row.output_bytes += out.data.nbytes
+        if steps:          # a fused sweep: its own arrays, step by step (module docstring)
+            self.split_sweeps[function.name] = self.split_sweeps.get(function.name, 0) + 1
+            outer = getattr(function, "scope", None)
+            for step, count in steps:
+                key = step if outer is None else f"{outer}/{step}"
+                row = self.by_scope.get(key)
+                if row is None:
+                    row = self.by_scope[key] = ProfileRow(key)
+                row.saved_bytes += count
+                name_row.saved_bytes += count
 
     def backward(self, function, seconds: float) -> None:
         for row in self._rows(function):
             row.backward_calls += 1
             row.backward_time += seconds
 
-    def _saved_bytes(self, function, inputs, out: Tensor) -> int:
+    def _saved_bytes(self, function, inputs, out: Tensor, count_output: bool = True) -> int:
+        """Bytes of the tensors ``function`` saves that no earlier op saved. With
+        ``count_output=False`` the output is only marked as saved: its memory is counted
+        elsewhere (a sweep's output is a view of the states it keeps)."""
         kept = []
         if function.saves_inputs:
             kept.extend(v for v in inputs if isinstance(v, Tensor))
         if function.uses_output:
-            kept.append(out)
+            if count_output:
+                kept.append(out)
+            else:
+                self._saved[id(out)] = weakref.ref(out)
         total = 0
         for t in kept:
             ref = self._saved.get(id(t))
@@ -161,6 +180,10 @@ class profile:
         lines.append("-" * len(header))
         lines.append(f"Total time {_ms(sum(r.total_time for r in self.by_name.values()))}, "
                      f"saved for backward {_size(sum(r.saved_bytes for r in self.by_name.values()))}")
+        if self.split_sweeps:
+            lines.append(f"Note: {', '.join(sorted(self.split_sweeps))}: one tape entry for a "
+                         "fused sweep's T steps; its saved bytes are split by step (memory_by_step"
+                         "(), the t=... scopes), its time is not (fused=False times each step)")
         return "\n".join(lines)
 
     def __str__(self) -> str:
