@@ -5,6 +5,7 @@
         loss.backward()
     print(prof.table(sort_by="total_time", row_limit=10))   # as torch.profiler's table
     prof.memory_by_step()       # {"t=0": bytes saved for backward, "t=1": ..., ...}
+    tg.viz.draw(loss, memory=prof)  # the same bytes on each time step's cluster of the drawing
 
 Per op (by name, or by ``tg.scope``: one row per time step when the model tags its steps):
 calls, forward time (the op's whole call: its array computation and its recording on the
@@ -175,11 +176,11 @@ class profile:
         for r in rows:
             lines.append(f"{r.key:<{width}}  {r.calls:>7}  {_ms(r.forward_time):>10}  "
                          f"{_ms(r.backward_time):>10}  {_ms(r.total_time):>10}  "
-                         f"{100 * r.total_time / total:>6.1f}%  {_size(r.saved_bytes):>10}  "
-                         f"{_size(r.output_bytes):>10}")
+                         f"{100 * r.total_time / total:>6.1f}%  {format_bytes(r.saved_bytes):>10}  "
+                         f"{format_bytes(r.output_bytes):>10}")
         lines.append("-" * len(header))
         lines.append(f"Total time {_ms(sum(r.total_time for r in self.by_name.values()))}, "
-                     f"saved for backward {_size(sum(r.saved_bytes for r in self.by_name.values()))}")
+                     f"saved for backward {format_bytes(sum(r.saved_bytes for r in self.by_name.values()))}")
         if self.split_sweeps:
             lines.append(f"Note: {', '.join(sorted(self.split_sweeps))}: one tape entry for a "
                          "fused sweep's T steps; its saved bytes are split by step (memory_by_step"
@@ -226,7 +227,8 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1e6:.1f} us"
 
 
-def _size(count: int) -> str:
+def format_bytes(count: int) -> str:
+    """``1.17 KB``: as the table prints sizes (and the drawings' ``memory=`` labels)."""
     for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
         if count >= scale:
             return f"{count / scale:.2f} {unit}"
