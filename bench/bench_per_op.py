@@ -3,9 +3,13 @@
 
 Reported as microseconds per op next to the same arithmetic written by hand in NumPy
 (forward loop, then the backward loop of the chain rule), and PyTorch eager when it is
-importable, all in this one process. Also: a 50,000-op chain's backward time.
+importable, all in this one process. Also: a 50,000-op chain's backward time, and what the
+profiler's hooks cost when no profile is open: the same chain with the current code and with
+every ``STATE.profiler`` test compiled out (bench/profiler_compiled_out.py), in rounds of
+short runs, as the median of the rounds' ratios (1.00: nothing measurable; the A/A ratio
+printed beside it, the current code against itself, is the noise floor).
 
-    python bench/bench_per_op.py [--repeats 7]
+    python bench/bench_per_op.py [--repeats 7] [--profiler-off-only] [--off-repeats 300]
 
 Timings on shared machines swing by up to 30% between runs: compare the ratios printed
 in one run, not absolute numbers across runs.
@@ -15,20 +19,22 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from operator import truediv
 
 import numpy as np
 
 import tinygrad_rnn as tg
+from profiler_compiled_out import compiled_out, reference
 
 STEPS = 5_000          # each step is two ops: a multiply and an add
 OPS = 2 * STEPS
 
 
-def tinygrad_chain() -> float:
+def tinygrad_chain(steps: int = STEPS) -> float:
     x0 = tg.Tensor(np.ones(4, dtype=np.float32), requires_grad=True)
     start = time.perf_counter()
     x = x0
-    for _ in range(STEPS):
+    for _ in range(steps):
         x = x * 1.0001 + 0.0001
     x.sum().backward()
     return time.perf_counter() - start
@@ -66,10 +72,54 @@ def deep_chain_backward(length: int = 50_000) -> float:
     return time.perf_counter() - start
 
 
+SHORT_STEPS = 500      # the profiler-cost chain: 1,000 ops, short so that many runs fit
+
+
+def profiler_off_cost(repeats: int) -> None:
+    """µs/op of the current code and of the reference without profiler tests on a short chain,
+    many rounds; a third series runs the current code again (A/A: the noise floor). Each round
+    runs the three in a rotated order (whichever runs later in a round is a little slower) and
+    gives a ratio; the median of the rounds' ratios is steadier on a shared machine than a ratio
+    of two bests, because the runs of one round share the machine's load."""
+    rows = compiled_out()
+
+    def plain() -> float:
+        return tinygrad_chain(SHORT_STEPS)
+
+    def compiled_out_run() -> float:
+        with reference(rows):
+            return tinygrad_chain(SHORT_STEPS)
+
+    series = {"current": (plain, []), "compiled out": (compiled_out_run, []), "again": (plain, [])}
+    names = list(series)
+    for k in range(repeats):
+        for name in names[k % 3:] + names[:k % 3]:
+            run, times = series[name]
+            times.append(run())
+    current, without, again = (series[name][1] for name in names)
+    ops = 2 * SHORT_STEPS
+    removed = ", ".join(f"{name}: {count}" for _, name, _, _, count in rows)
+    print(f"profiler hooks, no profile open ({ops:,}-op chain, {repeats} rounds; STATE.profiler "
+          f"tests compiled out of the reference: {removed})")
+    print(f"  best: current {min(current) / ops * 1e6:.2f} us/op, compiled out "
+          f"{min(without) / ops * 1e6:.2f} us/op")
+    print(f"  current / compiled out: {statistics.median(map(truediv, current, without)):.3f} "
+          f"(median of rounds); current / itself (A/A, noise): "
+          f"{statistics.median(map(truediv, current, again)):.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--profiler-off-only", action="store_true",
+                        help="only the cost of the profiler's hooks with no profile open")
+    parser.add_argument("--off-repeats", type=int, default=300,
+                        help="runs of each series in that measurement")
     args = parser.parse_args()
+    if args.profiler_off_only:
+        tinygrad_chain()     # warm-up
+        profiler_off_cost(args.off_repeats)
+        return
     try:
         import torch
         torch.set_num_threads(2)
@@ -93,6 +143,7 @@ def main() -> None:
         print(f"{name:<28}{per_op:8.2f}{ours / statistics.median(times):12.2f}")
     deep = statistics.median(deep_chain_backward() for _ in range(3))
     print(f"50,000-op chain: backward in {deep:.3f} s (median of 3)")
+    profiler_off_cost(args.off_repeats)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """One char-LM training step under tg.profile(): where the time and the memory go.
 
 Embedding -> LSTM -> Linear head, cross-entropy, backward, Adam: the table is grouped by op
-name (sorted by total time), then the bytes saved for backward per time step (the LSTM tags
-its steps t=0, t=1, ... with tg.scope).
+name (sorted by total time), then the bytes saved for backward per time step (composed, the
+LSTM tags its steps t=0, t=1, ... with tg.scope; fused, the profiler splits the sweep's own
+arrays by step under the same names).
 
     python bench/profile_charlm.py [--hidden 128] [--batch 16] [--seq-len 32] [--composed]
 """

@@ -142,6 +142,20 @@ class _Sweep(Function):
         """Step t's name, as the composed layer's ``tg.scope`` names it."""
         return step_name(t, self.label)
 
+    def saved_by_step(self) -> list:
+        """[(step name, bytes)] of the arrays BPTT keeps (``saved``), in the order the steps
+        ran: each step's rows of the per-step arrays (its activations, GRU's hn_t or q_t) and the
+        state slot it writes; the first step also the slot of the initial state it reads. The
+        bytes sum to the arrays' own (the profiler splits the sweep's memory with this)."""
+        if not self.saved or not self.steps:
+            return []
+        *per_step, states = self.saved
+        T = self.steps
+        slot = states.nbytes // (T + 1)
+        each = sum(a.nbytes for a in per_step) // T + slot
+        return [(self.step_name(t), each + (slot if k == 0 else 0))
+                for k, t in enumerate(self.order(T))]
+
     def note_state_grads(self, t: int, *grads) -> None:
         """Keep ||dL/dstate_t|| of step t when asked (``state_norms`` is a dict): the sweep's
         BPTT is the only place the per-step state gradients exist."""

@@ -139,21 +139,10 @@ def _visit(roots, root_grads, create_graph, wanted_ids, found, pending, leaf_gra
                     continue
             if node.edit_stamp != STATE.inplace_edits:   # something was edited in place since
                 node.check_versions(y, label)
-            profiler = STATE.profiler
-            if profiler is not None:
-                start = perf_counter()
-            if create_graph:            # the entries the VJP records are its backward program
-                STATE.deriving = ("backward", node)
-            try:
-                if STATE.anomaly:
-                    from .anomaly import checked_backward
-                    grads = checked_backward(node, gy, y, label)
-                else:
-                    grads = node.backward(gy, y)
-            finally:
-                STATE.deriving = None
-            if profiler is not None:
-                profiler.backward(node, perf_counter() - start)
+            if create_graph or STATE.anomaly or STATE.profiler is not None:
+                grads = _watched_vjp(node, gy, y, create_graph, label)
+            else:                       # the hot path: nothing to mark, check or time
+                grads = node.backward(gy, y)
             for x, gx in zip(node.inputs, grads):
                 if gx is not None and isinstance(x, Tensor):
                     if x._previous is not None:   # rebased by an in-place op since recorded
@@ -163,6 +152,27 @@ def _visit(roots, root_grads, create_graph, wanted_ids, found, pending, leaf_gra
             if observer is not None:
                 observer(y, gy, [sums.finish(g) for g in grads])
             done.append(node)
+
+
+def _watched_vjp(node, gy: Tensor, y: Tensor, create_graph: bool, label):
+    """The VJP with what is switched on: a create_graph backward marks the entries it records
+    as ``node``'s backward program (tg.tape), anomaly mode checks it, a profile times it."""
+    profiler = STATE.profiler
+    start = perf_counter() if profiler is not None else 0.0
+    outer = STATE.deriving
+    if create_graph:
+        STATE.deriving = ("backward", node)
+    try:
+        if STATE.anomaly:
+            from .anomaly import checked_backward
+            grads = checked_backward(node, gy, y, label)
+        else:
+            grads = node.backward(gy, y)
+    finally:
+        STATE.deriving = outer
+    if profiler is not None:
+        profiler.backward(node, perf_counter() - start)
+    return grads
 
 
 _RELEASED = [-1]   # the latest tape position an earlier backward released

@@ -24,7 +24,6 @@ topological order, so backward only has to visit entries by decreasing ``seq``.
 from __future__ import annotations
 
 import itertools
-from time import perf_counter as profiler_clock
 
 from .backends import backend_for
 from .errors import OpError, describe
@@ -75,14 +74,8 @@ class Function:
                     mutated = True
             else:
                 arrays.append(value)
-        profiler = STATE.profiler
         try:
-            if profiler is None:
-                data = self.forward(*arrays)
-            else:
-                start = profiler_clock()
-                data = self.forward(*arrays)
-                seconds = profiler_clock() - start
+            data = self.forward(*arrays)
         except Exception as error:
             raise self.failure(inputs, error) from None
         out = Tensor._make(data)
@@ -108,8 +101,6 @@ class Function:
             check_forward(self, out)
         if STATE.forward_ad is not None:
             self._push_tangent(inputs, out)
-        if profiler is not None:
-            profiler.forward(self, inputs, out, seconds, out._node is self)
         return out
 
     def _push_tangent(self, inputs, out: Tensor) -> None:

@@ -9,6 +9,7 @@
     viz.draw(loss, gradients=True)                  # tensors coloured by log10 ||gradient||
     viz.grad_norms_by_step(loss)                    # {0: 1e-5, 1: 3e-4, ...}: ||dL/dh_t|| per step
     viz.draw(loss, detail="cell")                   # one box per cell step: a slide
+    viz.draw(loss, memory=prof)                     # each step's bytes saved for backward (tg.profile)
     viz.write_frames(loss, "frames/")               # backward, one picture per step
     viz.html(loss, "loss.html")                     # one offline page: step through, click
 
@@ -28,11 +29,13 @@ recomputed by a private backward (``retain_graph=True, accumulate=False``).
 Files: model.py (the graph walk and the time steps), build.py (boxes and arrows of a view),
 roll.py (the rolled view), cells.py (the cell level of detail), labels.py (text and styles), gradients.py (private backward, norms,
 colour scale), emit.py (to a graphviz.Digraph), stepthrough.py (frames), dot.py (rendering with dot),
-cuts.py (truncated-BPTT cuts), html.py (the interactive page; html_viewer.js/.css its script and style).
+cuts.py (truncated-BPTT cuts), memory.py (a profile's saved bytes per step on the steps),
+html.py (the interactive page; html_viewer.js/.css its script and style).
 """
 from __future__ import annotations
 
 from . import labels
+from . import memory as memory_overlay
 from .build import Options, build, count
 from .cells import fold_cells
 from .cuts import cut, is_cut, mark_cut
@@ -56,7 +59,7 @@ DETAILS = ("op", "cell")
 def draw(output, view: str = "forward", rankdir: str | None = None, show_shapes: bool = True,
          show_values: bool = False, verbose: bool = False, max_nodes: int | None = 5000,
          rolled: bool = False, gradients=False, detail: str = "op", show_dtype: bool = False,
-         split_ops: bool = False):
+         split_ops: bool = False, memory=None):
     """The graph that produced ``output`` (a Tensor or a list of them) as a ``graphviz.Digraph``.
 
     view: ``"forward"`` (ops and the tensors they make) or ``"backward"`` (one box per VJP
@@ -86,8 +89,12 @@ def draw(output, view: str = "forward", rankdir: str | None = None, show_shapes:
         Before any backward there is nothing to colour (the legend says so). ``"compute"``
         recomputes every gradient now, without a prior backward, ignoring ``.grad``.
     split_ops: draw an op and its output tensor as two boxes (the op an ellipse).
+    memory: a ``tg.profile`` (or its ``memory_by_step()`` dict) of the forward pass that made
+        ``output``: each time-step cluster is labelled with the bytes its ops saved for backward
+        (``saved for backward 1.17 KB``), a fused sweep's box with those of each of its steps.
     """
     _check_args(view, rankdir, gradients, detail)
+    scopes = None if memory is None else memory_overlay.by_scope(memory)
     graph = Graph(output)
     rankdir = rankdir or default_rankdir(graph, view)
     if not rolled and detail == "op":
@@ -116,23 +123,35 @@ def draw(output, view: str = "forward", rankdir: str | None = None, show_shapes:
         elif note is None:
             note = ("no gradients yet: call backward(retain_graph=True) first, "
                     "or draw(..., gradients='compute')")
+    step_memory = None
+    if scopes is not None:
+        step_memory = memory_overlay.by_cluster(scopes)
+        _add_to_sweep_boxes(drawing, graph, lambda node: memory_overlay.sweep_text(node, scopes))
     # a cell-level drawing is meant for a slide: larger text
     return emit(drawing, rankdir, norms=norms, scale=scale, step_norms=steps, note=note,
-                text_size=12 if detail == "cell" else 10)
+                text_size=12 if detail == "cell" else 10, step_memory=step_memory)
 
 
 def _label_sweeps(drawing, graph: Graph) -> None:
     """A fused sweep is one box for all its steps: it lists each step's ||dL/dh_t||."""
-    for t in graph.entries:
-        node = t._node
-        if not hasattr(node, "note_state_grads"):
-            continue
+    def lines_of(node) -> list:
         lines = []
         for step in range(node.steps):
             states = graph.sweep_states.get(node.step_name(step))
             if states:
                 lines.append(f"t={step}: " + ", ".join(f"||dL/d{name}|| = {labels.number(value)}"
                                                       for name, value in states))
+        return lines
+    _add_to_sweep_boxes(drawing, graph, lines_of)
+
+
+def _add_to_sweep_boxes(drawing, graph: Graph, lines_of) -> None:
+    """Append ``lines_of(sweep)`` to the boxes of every fused sweep's output."""
+    for t in graph.entries:
+        node = t._node
+        if not hasattr(node, "note_state_grads"):
+            continue
+        lines = lines_of(node)
         for item in drawing.items.values():
             if id(t) in item.grads:
                 item.lines = list(item.lines) + lines

@@ -15,6 +15,7 @@ import graphviz
 from . import labels as L
 from .build import Drawing
 from .gradients import Scale
+from .memory import cluster_text as memory_text
 
 HIGHLIGHT = dict(color="#ff7f0e", penwidth="5")
 INSIDE_STEP = ' weight=8'   # arrows inside a time step pull harder: steps stay compact
@@ -63,9 +64,10 @@ def attributes(attrs: dict) -> str:
 def emit(drawing: Drawing, rankdir: str = "TB", norms: dict | None = None,
          scale: Scale | None = None, step_norms: dict | None = None, highlight: str | None = None,
          title: str | None = None, note: str | None = None,
-         text_size: int = 10) -> graphviz.Digraph:
+         text_size: int = 10, step_memory: dict | None = None) -> graphviz.Digraph:
     """``text_size``: the font size (points) of the boxes; edge labels are 2 points smaller,
-    cluster labels 1 larger."""
+    cluster labels 1 larger. ``step_memory``: {step name: bytes saved for backward} (memory.py),
+    written on the step clusters."""
     graph_attr = dict(rankdir=rankdir, fontname=L.FONT, fontsize=str(text_size + 2), newrank="true",
                       nodesep="0.25", ranksep="0.35")
     if title:
@@ -109,6 +111,8 @@ def emit(drawing: Drawing, rankdir: str = "TB", norms: dict | None = None,
         text = [label]
         if step_norms is not None:
             text.extend(_step_norm_text([step_norms.get(s) or [] for s in steps]))
+        if step_memory is not None:
+            text.extend(memory_text([step_memory.get(s) for s in steps]))
         cluster = dict(label=L.join(text), style="rounded,filled", fillcolor="#f6f6f6",
                        color="#9a9a9a", fontname=L.FONT, fontsize=str(text_size + 1),
                        labeljust="l")
