@@ -176,6 +176,6 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
     if is_causal:
         causal = causal_mask(scores.shape[-2], scores.shape[-1], scores)
         keep = causal if keep is None else keep & causal
-    weights = masked_softmax(scores, keep)
+    weights = masked_softmax(scores, keep).named("a_ij")      # viz.html finds the maps by it
     used = F.dropout(weights, dropout_p, training) if dropout_p else weights
     return used @ value, weights

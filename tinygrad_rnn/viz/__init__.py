@@ -12,6 +12,7 @@
     viz.draw(loss, memory=prof)                     # each step's bytes saved for backward (tg.profile)
     viz.write_frames(loss, "frames/")               # backward, one picture per step
     viz.html(loss, "loss.html")                     # one offline page: step through, click
+    viz.html(loss, "gpt.html", attention=maps, tokens="hello")   # + attention heat maps
 
 Time steps are the ``with tg.scope(f"t={t}"):`` blocks: each is a cluster, side by side in time
 order; leaves read by one step only are drawn inside it, shared weights once outside, with an
@@ -30,7 +31,8 @@ Files: model.py (the graph walk and the time steps), build.py (boxes and arrows 
 roll.py (the rolled view), cells.py (the cell level of detail), labels.py (text and styles), gradients.py (private backward, norms,
 colour scale), emit.py (to a graphviz.Digraph), stepthrough.py (frames), dot.py (rendering with dot),
 cuts.py (truncated-BPTT cuts), memory.py (a profile's saved bytes per step on the steps),
-html.py (the interactive page; html_viewer.js/.css its script and style).
+html.py (the interactive page; html_viewer.js/.css its script and style),
+attention_maps.py (the page's attention panel; html_attention.js/.css).
 """
 from __future__ import annotations
 

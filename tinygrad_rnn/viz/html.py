@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..tensor import Tensor
 from . import labels as L
+from .attention_maps import attention_data
 from .build import Options, build, count
 from .cells import _block, _loss_tail, _projection, _safe, fold_cells
 from .dot import INSTALL, GraphvizNotFound, dot_path
@@ -69,7 +70,7 @@ class Page:
 
 
 def html(output, path=None, title: str | None = None, views=None, max_nodes: int | None = 3000,
-         timeout: float | None = 120) -> Page:
+         timeout: float | None = 120, attention=None, tokens=None) -> Page:
     """The interactive viewer of the graph behind ``output`` (a Tensor or a list of them).
 
     Views (buttons in the page): ``"forward"`` (ops, unrolled), ``"backward"`` (one box per VJP),
@@ -79,6 +80,17 @@ def html(output, path=None, title: str | None = None, views=None, max_nodes: int
     tensors it reads and what it sends to each input; boxes reached are coloured by
     log10 ||gradient||) or the forward pass (tape order). Clicking a box shows its tensor: shape,
     dtype, name, values, gradient and, for a parameter, the terms its gradient was summed from.
+
+    Attention weights get a panel: a heat map per layer x head (click one to see it large,
+    every weight on hover). ``attention=`` takes what the models return with need_weights:
+    GPT's or BERT's list of per-layer (B, heads, T, T), a Transformer layer's (B, [heads,]
+    L, S), a decoder stack's [(self, cross), ...], a seq2seq model's (B, m-1, n), or a dict
+    of such lists by name (``TransformerSeq2Seq.attention_maps``); the first sequence of the
+    batch is shown. Without it the page shows the tensors named ``a_ij`` in the graph (the
+    attention softmax of every model here), and clicking one's box selects its map;
+    ``attention=False`` shows none. ``tokens=`` labels the axes: a list (or a string, one
+    token per character) for every axis of its length, a pair of lists (query tokens, key tokens),
+    or a dict of either by group name.
     With ``path``, also writes the file. Needs Graphviz's ``dot``."""
     graph = Graph(output)
     if dot_path() is None:
@@ -96,6 +108,9 @@ def html(output, path=None, title: str | None = None, views=None, max_nodes: int
                          f"max_nodes={max_nodes:,}; pass max_nodes=None to lay it out anyway")
     title = title or "tinygrad_rnn graph"
     data = _record(graph)
+    maps = attention_data(attention, tokens, graph)
+    if maps is not None:
+        data["attention"] = maps
     sources = []
     data["views"] = []
     from . import default_rankdir
@@ -292,11 +307,15 @@ def _page(title: str, data: dict, svgs: list) -> str:
     views = "\n".join(f'<div class="view" id="view-{name}" data-name="{name}">{svg}</div>'
                       for name, svg in svgs)
     head = _html.escape(title)
+    shown = "attention" in data          # the attention panel's script and style only when used
+    attention_style = _asset("html_attention.css") if shown else ""
+    attention_panel = '<section id="attention-panel"></section>' if shown else ""
+    attention_script = f"\n<script>{_asset('html_attention.js')}</script>" if shown else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
 <title>{head}</title>
-<style>{_asset("html_viewer.css")}</style>
+<style>{_asset("html_viewer.css")}{attention_style}</style>
 </head><body>
 <header><b>{head}</b>
 <span id="views"></span>
@@ -312,8 +331,8 @@ def _page(title: str, data: dict, svgs: list) -> str:
 <main><div id="graph">{views}</div>
 <aside><section id="step-panel"></section><section id="tensor-panel"><p class="hint">click or
 hover a box to see its tensor</p></section><section id="bars-panel"></section>
-<section id="legend"></section></aside></main>
+{attention_panel}<section id="legend"></section></aside></main>
 <script type="application/json" id="viz-data">{payload}</script>
-<script>{_asset("html_viewer.js")}</script>
+<script>{_asset("html_viewer.js")}</script>{attention_script}
 </body></html>
 """

@@ -143,7 +143,11 @@
     $("tensor-panel").innerHTML = h;
   }
 
-  function pick(i) { state.picked = i; showTensor(i); paint(); }
+  function pick(i) {
+    state.picked = i; showTensor(i); paint();
+    // other panels (the attention maps) show what they know of the tensor picked
+    document.dispatchEvent(new CustomEvent("viz-pick", { detail: i }));
+  }
 
   function barsPanel() {
     if (!D.bars.length) { $("bars-panel").innerHTML = ""; return; }
