@@ -139,3 +139,23 @@ def test_demo_model_flag_is_for_translation_only(tmp_path):
     result = cli("demo", "hello", "--model", "transformer", "--out", str(tmp_path / "x"))
     assert result.returncode == 2
     assert "--model applies to the translation demo, not 'hello'" in result.stderr.strip()
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ((), {"seq_len": 64, "batch": 16, "lr": 3e-3}),                       # the GPT's own
+    (("--context", "8"), {"seq_len": 8, "batch": 16, "lr": 3e-3}),        # window <= context
+    (("--batch", "4", "--lr", "0.01", "--seq-len", "32"), {"seq_len": 32, "batch": 4, "lr": 0.01}),
+])
+def test_gpt_has_its_own_training_defaults_and_flags_win(flags, expected):
+    from tinygrad_rnn.cli import build_parser
+    from tinygrad_rnn.cli.charlm_checks import settings_of
+    gpt = build_parser().parse_args(["train", "charlm", "--model", "gpt", *flags])
+    assert {k: settings_of(gpt, None)[k] for k in expected} == expected
+    recurrent = build_parser().parse_args(["train", "charlm"])
+    assert {k: settings_of(recurrent, None)[k] for k in expected} == {
+        "seq_len": 64, "batch": 32, "lr": 2e-3}
+    resumed = {"config": {"architecture": "gpt"}, "settings": {"seq_len": 128, "batch": 32,
+                                                               "lr": 2e-3}}
+    again = build_parser().parse_args(["train", "charlm", "--resume", "x"])
+    assert {k: settings_of(again, resumed)[k] for k in expected} == {   # the checkpoint's
+        "seq_len": 128, "batch": 32, "lr": 2e-3}

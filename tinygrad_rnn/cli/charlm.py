@@ -58,13 +58,13 @@ def register_train(subcommands, common) -> None:
     p.add_argument("--dropout", type=float, default=None, help="dropout between layers (default: 0)")
     register_gpt_flags(p)
     p.add_argument("--seq-len", type=int, default=None,
-                   help="BPTT window T (default: 64; --model gpt: its --context)")
-    p.add_argument("--batch", type=int, default=None, help="parallel text rows B (default: 32)")
+                   help="BPTT window T (default: 64; --model gpt: 64, or its --context if shorter)")
+    p.add_argument("--batch", type=int, default=None, help="parallel text rows B (default: 32; --model gpt: 16)")
     p.add_argument("--steps", type=int, default=1000,
                    help="total training steps, counted from the start of training: with "
                    "--resume, the step to stop at, not the number of further steps (default: 1000)")
     p.add_argument("--optimizer", default=None, choices=OPTIMIZERS, help="(default: adam)")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default: 0.002)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: 0.002; --model gpt: 0.003)")
     p.add_argument("--lr-decay", type=float, default=None,
                    help="multiply the learning rate by this every --lr-decay-every steps "
                    "(default: 1, no decay)")

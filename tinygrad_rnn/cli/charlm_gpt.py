@@ -1,25 +1,28 @@
 """``train charlm --model gpt``: the flags, checks and checkpoint config of the Transformer
 character model (``models.GPT``), beside the recurrent CharLM's.
 
-The GPT reads windows of ``--seq-len`` symbols (default: its ``--context``) and carries no
-state from one window to the next; training, evaluation, samples, checkpoints, resume and
-``sample`` are otherwise the recurrent model's.
+The GPT reads windows of ``--seq-len`` symbols and carries no state from one window to the
+next; its own defaults are 16 windows of 64 symbols (never longer than ``--context``) at lr
+3e-3. Training, evaluation, samples, checkpoints, resume and ``sample`` are otherwise the
+recurrent model's.
 
-Measured on tiny-shakespeare (2026-12-01, 2 cores shared with five other sessions' test runs,
-so every wall time is inflated several times over), the two default runs side by side for
-15 minutes of wall time each (``timeout -s INT 900``), validation nats per character:
+Measured on tiny-shakespeare (2026-12-01, 2 cores shared with three other sessions' work),
+validation nats per character, each run 15 minutes of wall time (``timeout -s INT 900``):
 
-    LSTM 1x256 (default):        step 250 1.954 (242 s), 500 1.775 (363 s), 750 1.710 (438 s),
-                                 1000 1.646 (561 s), 1500 1.591 (790 s); 1,703 steps in 900 s
-    GPT 4 layers x 4 heads x 128, context 128:   step 100 2.699 (835 s); 100 steps in 900 s
+    LSTM 1x256 (default), run beside the first GPT run:
+        step 500 1.775 (1:42), 600 1.745 (about 2:00), 1000 1.646 (3:18),
+        1500 1.591 (5:06; stopped there)
+    GPT 4 layers x 4 heads x 128, 32 windows of 128 at lr 2e-3 (the old defaults):
+        step 100 2.692 (2.5 minutes; 1.45 s a step)
+    GPT, the same model with today's defaults (16 x 64 at lr 3e-3), alone:
+        step 250 2.740, 500 2.561, 750 2.432, 1000 2.339, 1500 2.184, 2000 2.062,
+        2500 2.025, 3000 1.950 (15 minutes, 3,027 steps)
 
-The LSTM wins at equal wall time, by far: a GPT step costs ~1.35 s of CPU here against the
-LSTM's ~0.15 s (twice the characters per window, 2.3x the parameters, and attention over 128
-positions, all on NumPy), and per step it learns more slowly at first (a Transformer sits on
-the bigram plateau, ~2.4 nats, for its first ~200 steps; the LSTM is at 1.95 by step 250).
-In a separate run with more CPU to itself (lr 3e-3, 100 warm-up steps) the GPT reached 2.33 at
-step 200 and 2.16 at step 300 (480 s). The 5-gram's 1.75 within 15 minutes is not shown on
-this machine.
+The LSTM wins at equal wall time, by far: it passes the 5-gram's 1.75 after 2 minutes and the
+GPT's 15-minute 1.95 after about one. Its step reads twice the characters (32 x 64) in about
+three quarters of the GPT's time (0.17 s against 0.23 s), and per character it learns faster at
+this scale: the Transformer sits near the bigram plateau, ~2.5 nats, for its first ~700
+updates. The 5-gram's 1.75 within 15 minutes is not reached on this machine.
 """
 from __future__ import annotations
 
