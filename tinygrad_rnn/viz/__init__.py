@@ -28,11 +28,12 @@ Drawing never changes the graph or any gradient: gradients shown are read from `
 recomputed by a private backward (``retain_graph=True, accumulate=False``).
 
 Files: model.py (the graph walk and the time steps), build.py (boxes and arrows of a view),
-roll.py (the rolled view), cells.py (the cell level of detail), labels.py (text and styles), gradients.py (private backward, norms,
-colour scale), emit.py (to a graphviz.Digraph), stepthrough.py (frames), dot.py (rendering with dot),
-cuts.py (truncated-BPTT cuts), memory.py (a profile's saved bytes per step on the steps),
-html.py (the interactive page; html_viewer.js/.css its script and style),
-attention_maps.py (the page's attention panel; html_attention.js/.css).
+roll.py (the rolled view), cells.py (the cell level of detail), labels.py (text and styles),
+gradients.py (private backward, norms, colour scale), emit.py (to a graphviz.Digraph),
+order.py (the same order inside every step, steps one after another), stepthrough.py (frames),
+dot.py (rendering with dot), cuts.py (truncated-BPTT cuts), memory.py (a profile's saved bytes
+per step on the steps), html.py (the interactive page; html_viewer.js/.css its script and
+style), attention_maps.py (the page's attention panel; html_attention.js/.css).
 """
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""From a drawing to a ``graphviz.Digraph``: boxes, time-step clusters, gradient colours and
-their legend, the highlighted node of a step-through frame.
+"""From a drawing to a ``graphviz.Digraph``: boxes, time-step clusters (each step in the same
+internal order, one after another: order.py), gradient colours and their legend, the
+highlighted node of a step-through frame.
 
 One pass over the drawing. The DOT statements are written straight into the Digraph's
 ``body`` (its documented list of verbatim lines) with the attribute text of each style built
@@ -16,9 +17,14 @@ from . import labels as L
 from .build import Drawing
 from .gradients import Scale
 from .memory import cluster_text as memory_text
+from .order import one_after_another, place, statements as same_order
 
 HIGHLIGHT = dict(color="#ff7f0e", penwidth="5")
 INSIDE_STEP = ' weight=8'   # arrows inside a time step pull harder: steps stay compact
+# Arrows from a box shared by several steps (a weight, its accumulated gradient) into the
+# steps after the first pull nothing: otherwise each step is dragged towards the weights drawn
+# beside the first one, and the steps slide sideways instead of standing in line.
+LOOSE = ' weight=0'
 
 
 def combined(norms: dict, keys) -> float | None:
@@ -68,8 +74,10 @@ def emit(drawing: Drawing, rankdir: str = "TB", norms: dict | None = None,
     """``text_size``: the font size (points) of the boxes; edge labels are 2 points smaller,
     cluster labels 1 larger. ``step_memory``: {step name: bytes saved for backward} (memory.py),
     written on the step clusters."""
+    # remincross="false": dot's last crossing-minimising pass over the whole graph may reorder
+    # the boxes inside a cluster against the order order.py fixes there
     graph_attr = dict(rankdir=rankdir, fontname=L.FONT, fontsize=str(text_size + 2), newrank="true",
-                      nodesep="0.25", ranksep="0.35")
+                      remincross="false", nodesep="0.25", ranksep="0.35")
     if title:
         graph_attr.update(label=L.escape(title), labelloc="t", fontsize=str(text_size + 4))
     g = graphviz.Digraph(f"tinygrad_rnn_{drawing.view}", graph_attr=graph_attr,
@@ -104,10 +112,14 @@ def emit(drawing: Drawing, rankdir: str = "TB", norms: dict | None = None,
 
     for item in members.pop(None, ()):
         put("\t", item)
+    step_of = {item.id: item.step for item in drawing.items.values()}
+    inner = _edges_inside(drawing, step_of)
+    drawn = []
     for name, steps, label in drawing.clusters:
         inside = [item for step in steps for item in members.get(step, ())]
         if not inside:
             continue
+        drawn.append((name, inside))
         text = [label]
         if step_norms is not None:
             text.extend(_step_norm_text([step_norms.get(s) or [] for s in steps]))
@@ -117,12 +129,16 @@ def emit(drawing: Drawing, rankdir: str = "TB", norms: dict | None = None,
                        color="#9a9a9a", fontname=L.FONT, fontsize=str(text_size + 1),
                        labeljust="l")
         body.append(f"\tsubgraph {quoted('cluster_' + name)} {{\n\t\tgraph [{attributes(cluster)}]\n")
-        for item in inside:
+        for item in sorted(inside, key=place):
             put("\t\t", item)
+        if len(steps) == 1:        # a rolled cluster is one box per op for all its steps
+            body.extend(same_order(inside, inner.get(name, ()), drawing.view == "backward",
+                                   rankdir in ("LR", "RL")))
         body.append("\t}\n")
+    body.extend(one_after_another(drawn, drawing.edges))
 
-    step_of = {item.id: item.step for item in drawing.items.values()}
     shared = {}
+    loose = _loose_arrows(drawing, step_of)
     for source, target, attrs in drawing.edges:
         text = "" if attrs is None else shared.get(id(attrs))
         if text is None:
@@ -132,11 +148,42 @@ def emit(drawing: Drawing, rankdir: str = "TB", norms: dict | None = None,
         step = step_of.get(source)
         if step is not None and step == step_of.get(target):
             text += INSIDE_STEP
+        elif (source, target) in loose:
+            text += LOOSE
         body.append(f"\t{source} -> {target} [{text.strip()}]\n" if text else f"\t{source} -> {target}\n")
     if scale is not None or note:
         body.append(f"\tlegend [label={_legend(scale, note)} shape=plaintext "
                     f"fontsize={text_size - 1}]\n")
     return g
+
+
+def _loose_arrows(drawing: Drawing, step_of: dict) -> set:
+    """The arrows (source, target) between a box outside every step that several steps use (a
+    weight, its accumulated gradient) and the steps after the first of them: the first step
+    keeps the box beside it, the later ones are not dragged towards it."""
+    order = {step: k for k, (_, steps, _) in enumerate(drawing.clusters) for step in steps}
+    arrows: dict = {}
+    for source, target, _ in drawing.edges:
+        a, b = step_of.get(source), step_of.get(target)
+        if (a is None) != (b is None):
+            box, step = (source, b) if a is None else (target, a)
+            arrows.setdefault(box, []).append((order.get(step, 0), source, target))
+    loose = set()
+    for found in arrows.values():
+        first = min(k for k, _, _ in found)
+        loose.update((source, target) for k, source, target in found if k != first)
+    return loose
+
+
+def _edges_inside(drawing: Drawing, step_of: dict) -> dict:
+    """cluster name -> the arrows with both ends in that cluster (one pass over all arrows)."""
+    cluster_of = {step: name for name, steps, _ in drawing.clusters for step in steps}
+    inner: dict = {}
+    for edge in drawing.edges:
+        cluster = cluster_of.get(step_of.get(edge[0]))
+        if cluster is not None and cluster == cluster_of.get(step_of.get(edge[1])):
+            inner.setdefault(cluster, []).append(edge)
+    return inner
 
 
 def _step_norm_text(states: list) -> list[str]:

@@ -29,7 +29,8 @@ STYLE = {
 }
 NO_GRAD_EDGE = dict(color="#aaaaaa")
 CUT_EDGE = dict(style="dashed", color="#d62728", penwidth="1.5", fontcolor="#d62728", fontsize="9")
-RECURRENT_EDGE = dict(color="#1f77b4", penwidth="2", fontcolor="#1f77b4")
+# the recurrent state's label (h_{t-1}) is what a lecture points at: as large as the boxes' text
+RECURRENT_EDGE = dict(color="#1f77b4", penwidth="2", fontcolor="#1f77b4", fontsize="10")
 HIGHWAY = dict(penwidth="3.5")       # the LSTM's cell-state path c_{t-1} -> c_t
 
 
@@ -167,6 +168,11 @@ def roles(node) -> list[str]:
     return [f"x{k}" for k in range(count)]
 
 
+# indexing ops show their index as Python writes it (``getitem [:, 4:8]``): the gate slices of
+# a cell are four of the widest boxes of a step
+_BRACKETED = ("getitem", "setitem")
+
+
 def op_lines(node, verbose: bool, position: int | None = None) -> list[str]:
     """``mul(., 0.5)`` / ``sum axis=1``: the op, its Python-number arguments (``.`` for a
     tensor) and other settings; the VJP formula and tape position when verbose."""
@@ -178,6 +184,8 @@ def op_lines(node, verbose: bool, position: int | None = None) -> list[str]:
     if any(a != "." for a in args):
         head = f"{head}({', '.join(args)})"
     if extra:
+        if head in _BRACKETED and extra.startswith("index="):
+            extra = extra[len("index="):]
         head = f"{head} {extra}"
     lines = [head]
     if node.inputs is None:

@@ -19,7 +19,8 @@ def _seeded():
 
 def lstm_two_steps(path):
     """An LSTMCell over two steps, op by op, with the lecture's names (i_t .. h_t, h_0, c_0),
-    the cell state's highway bold and the recurrent arrows blue."""
+    the cell state's highway bold and the recurrent arrows blue. Top to bottom, one step below
+    the other: one step is four gates wide, so the picture stays readable at README width."""
     from tinygrad_rnn import viz
     from tinygrad_rnn.models import LSTMCell
     tg = _seeded()
@@ -29,7 +30,7 @@ def lstm_two_steps(path):
     for t in range(2):
         with tg.scope(f"t={t}"):
             h, c = cell(x[t].named("x_t"), None if h is None else (h, c))
-    graph = viz.draw((h * h).sum())
+    graph = viz.draw((h * h).sum(), rankdir="TB")
     viz.render(graph, path)
     return graph
 
