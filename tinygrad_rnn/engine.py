@@ -19,6 +19,7 @@ from typing import Sequence
 
 from . import accumulate as sums
 from .backends import backend_for
+from .edges import live
 from .errors import BackwardError
 from .grad_mode import set_grad_enabled
 from .state import STATE
@@ -125,7 +126,7 @@ def _visit(roots, root_grads, create_graph, wanted_ids, found, pending, leaf_gra
             gy = pending.pop(node)
             if type(gy) is not Tensor:            # a lazy sum (accumulate.py)
                 gy = sums.finish(gy)
-            if node.inputs is None:
+            if node._edges is None:
                 raise _freed(node, y, label, roots)
             if y._hooks:
                 gy = y._run_hooks(gy)
@@ -143,7 +144,7 @@ def _visit(roots, root_grads, create_graph, wanted_ids, found, pending, leaf_gra
                 grads = _watched_vjp(node, gy, y, create_graph, label)
             else:                       # the hot path: nothing to mark, check or time
                 grads = node.backward(gy, y)
-            for x, gx in zip(node.inputs, grads):
+            for x, gx in zip(live(node._edges) if node._shadows else node._edges, grads):
                 if gx is not None and isinstance(x, Tensor):
                     if x._previous is not None:   # rebased by an in-place op since recorded
                         x = _history_at(x, _saved_version(node, x))

@@ -26,6 +26,7 @@ from __future__ import annotations
 import itertools
 
 from .backends import backend_for
+from .edges import live, shadowed
 from .errors import OpError, describe
 from .state import STATE
 from .tensor import Tensor
@@ -39,7 +40,8 @@ def needs_grad(value) -> bool:
 
 
 class Function:
-    __slots__ = ("inputs", "seq", "versions", "edit_stamp", "scope", "site", "derived_from")
+    __slots__ = ("_edges", "_shadows", "seq", "versions", "edit_stamp", "scope", "site",
+                 "derived_from")
     name = "function"        # shown in the tape and in error messages
     saves_inputs = True      # backward reads the inputs' values (so in-place edits matter)
     uses_output = False      # backward reads the output's value
@@ -62,6 +64,16 @@ class Function:
         """Non-tensor arguments, shown in the tape (e.g. ``axis=1``)."""
         return ""
 
+    @property
+    def inputs(self):
+        """The recorded inputs (None once released); a large input this entry does not read
+        is held as a shadow and given back as the tensor itself while that is alive (edges.py)."""
+        return live(self._edges) if self._shadows else self._edges
+
+    @inputs.setter
+    def inputs(self, value) -> None:
+        self._edges, self._shadows = value, False
+
     def apply(self, *inputs) -> Tensor:
         arrays = []
         requires_grad = mutated = False
@@ -82,7 +94,7 @@ class Function:
         if self.may_view:
             _link_view(out, inputs[0], self)
         if requires_grad and STATE.grad_enabled:
-            self.inputs = inputs
+            self._edges, self._shadows = inputs, False
             self.seq = next(_tape_position)
             self.versions = ([v.version if isinstance(v, Tensor) else 0 for v in inputs]
                              if mutated else None)
@@ -95,6 +107,10 @@ class Function:
             if STATE.anomaly:
                 from .anomaly import check_forward
                 check_forward(self, out)
+            if not self.saves_inputs:
+                edges = shadowed(inputs)   # inputs this VJP never reads need not stay alive
+                if edges is not None:
+                    self._edges, self._shadows = edges, True
         elif STATE.anomaly:
             from .anomaly import check_forward
             self.site = None

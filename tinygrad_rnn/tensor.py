@@ -278,6 +278,9 @@ class Tensor:
             self._hooks = {}
         handle = RemovableHandle(self._hooks)
         self._hooks[handle.id] = hook
+        if self._node is not None:
+            from .edges import pin
+            pin(self)
         return handle
 
     def _run_hooks(self, grad: "Tensor") -> "Tensor":
@@ -304,6 +307,8 @@ class Tensor:
         """Keep ``.grad`` on this non-leaf tensor after backward."""
         if self._node is not None:
             self._retains_grad = True
+            from .edges import pin
+            pin(self)
         return self
 
     def named(self, name: str | None) -> "Tensor":
@@ -312,6 +317,9 @@ class Tensor:
         if name is not None and not isinstance(name, str):
             raise TypeError(f"named: a name is a str or None, got {type(name).__name__}")
         self.name = name
+        if self._node is not None:
+            from .edges import rename
+            rename(self)
         return self
 
     def zero_grad_(self) -> None:

@@ -20,6 +20,7 @@ import re
 import subprocess
 from pathlib import Path
 
+from ..edges import values_freed
 from ..tensor import Tensor
 from . import labels as L
 from .attention_maps import attention_data
@@ -157,7 +158,8 @@ def _describe(t: Tensor, kind: str, step, index: dict) -> dict:
     node = t._node
     info = {"name": t.name or "", "brief": L.brief(t, kind), "kind": kind,
             "shape": list(t.shape), "dtype": str(t.dtype), "step": step or "",
-            "value": summary(t.data)}
+            "value": {"shape": list(t.shape), "norm": "-", "freed": True} if values_freed(t)
+            else summary(t.data)}
     if node is not None:
         info.update(op=node.name, extra=node.extra_repr(), formula=node.formula or "",
                     seq=node.seq, scope=node.scope or "")

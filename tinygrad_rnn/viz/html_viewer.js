@@ -43,6 +43,7 @@
   const shape = (s) => "(" + s.join(", ") + (s.length === 1 ? ",)" : ")");
   function values(sm) {
     if (!sm) return "none";
+    if (sm.freed) return "not kept (freed once used: no backward reads it)";
     if (sm.full) return "[" + sm.full.join(", ") + "]";
     return "min " + sm.min + "  mean " + sm.mean + "  max " + sm.max;
   }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from ..edges import values_freed
 from ..tensor import Tensor
 
 FONT = "Helvetica"
@@ -87,7 +88,8 @@ def values_text_of(array, limit: int = 8) -> str:
 def values_text(t: Tensor, grad=None, limit: int = 8) -> list[str]:
     """``data | grad`` of a tensor of at most ``limit`` elements (micrograd's boxes), else its
     min / mean / max, with the gradient's on a second line."""
-    data = values_text_of(t.detach().numpy(), limit)
+    data = ("values not kept" if values_freed(t)        # a shadow (edges.py): no values
+            else values_text_of(t.detach().numpy(), limit))
     if grad is None:
         return [data]
     g = values_text_of(grad.detach().numpy() if isinstance(grad, Tensor) else grad, limit)

@@ -1,0 +1,103 @@
+"""Graph edges that do not keep values alive.
+
+A tape entry keeps its inputs: they are the graph's edges, and, for an op whose VJP reads
+them (``saves_inputs``), the saved values too. An op whose VJP reads no input value (add,
+slicing, reshape, stack, sigmoid, which reads its output) needs only each input's shape,
+dtype, device and history. Keeping the tensor itself there kept every intermediate of a
+forward pass alive until backward ended: a composed LSTM step held 26 (B, H) arrays where
+torch, whose edges point to grad_fns and not to tensors, holds 7.
+
+So such an entry holds a *shadow* of each large intermediate input: a tensor of the same
+shape, dtype, device, name and history (``_node``) whose data is a zero-strided view of one
+zero (no memory), with a weak reference back to the original. ``Function.inputs`` hands out
+the original while anything else keeps it alive (the user, an entry that saved it), so hooks,
+``retain_grad``, ``tg.grad`` and the drawings see the very tensor; once nothing else holds
+it, its values are freed and the shadow stands in. Leaves, small tensors (the drawings show
+their values) and the outputs of ops whose VJP reads its output are always kept.
+"""
+from __future__ import annotations
+
+import weakref
+
+from .backends import backend_for
+from .tensor import Tensor
+
+# below this many elements a tensor is kept: the drawings and the viewer show small values,
+# and a shadow would cost more than it frees
+SHADOW_MIN_ELEMENTS = 4096
+
+
+class Shadow(Tensor):
+    """A large intermediate tensor's place in the graph, without its values (``_pinned``:
+    the original, held once a hook or retain_grad asks for it, as torch keeps hooks)."""
+    __slots__ = ("_origin", "_pinned")
+
+
+_SHADOWS: "weakref.WeakValueDictionary[int, Shadow]" = weakref.WeakValueDictionary()
+
+
+def shadowed(inputs: tuple):
+    """``inputs`` with each large intermediate Tensor replaced by its shadow, or None when
+    there is none to replace (the common case for small tensors, checked cheaply)."""
+    for x in inputs:
+        if type(x) is Tensor and x.data.size >= SHADOW_MIN_ELEMENTS and _worth(x):
+            break
+    else:
+        return None
+    return tuple(shadow_of(x) if type(x) is Tensor and x.data.size >= SHADOW_MIN_ELEMENTS
+                 and _worth(x) else x for x in inputs)
+
+
+def _worth(x: Tensor) -> bool:
+    """An intermediate (not a leaf) whose maker's VJP does not read it as its output."""
+    return x._node is not None and not x._node.uses_output
+
+
+def shadow_of(x: Tensor) -> Shadow:
+    """One shadow per tensor and history (an in-place op gives the tensor a new history)."""
+    known = _SHADOWS.get(id(x))
+    if known is not None and known._node is x._node and known._origin() is x:
+        return known
+    xp = backend_for(x.data).xp
+    shadow = Shadow._make(xp.broadcast_to(xp.zeros((), dtype=x.data.dtype), x.data.shape))
+    shadow._origin, shadow._pinned = weakref.ref(x), (x if x._hooks or x._retains_grad else None)
+    shadow._node, shadow.requires_grad, shadow.name = x._node, x.requires_grad, x.name
+    _SHADOWS[id(x)] = shadow
+    return shadow
+
+
+def _shadow_of_existing(t: Tensor):
+    known = _SHADOWS.get(id(t))
+    return known if known is not None and known._origin() is t else None
+
+
+def pin(t: Tensor) -> None:
+    """A hook or retain_grad on ``t``: its shadow, if any, keeps ``t`` itself alive, so the
+    hook runs and ``.grad`` lands even when the user drops ``t`` before backward."""
+    known = _shadow_of_existing(t)
+    if known is not None:
+        known._pinned = t
+
+
+def rename(t: Tensor) -> None:
+    """``t.named(...)`` after ``t`` was read: its shadow carries the new name too."""
+    known = _shadow_of_existing(t)
+    if known is not None:
+        known.name = t.name
+
+
+def live(edges: tuple) -> tuple:
+    """The edges with every shadow whose original is still alive replaced by the original."""
+    out = []
+    for x in edges:
+        if type(x) is Shadow:
+            origin = x._origin()
+            if origin is not None:
+                x = origin
+        out.append(x)
+    return tuple(out)
+
+
+def values_freed(t) -> bool:
+    """True for a shadow: its data is a stand-in, not the tensor's values."""
+    return type(t) is Shadow
