@@ -103,3 +103,28 @@ def test_a_hook_survives_dropping_the_tensor_as_in_torch_and_names_follow():
     (b + d).backward()
     assert hooked == [BIG]
     assert d._node.inputs[0]._node.inputs[0].name == "c_t"
+
+
+def test_reading_a_freed_tensors_values_raises_instead_of_giving_zeros():
+    x = _leaf(BIG)
+    loss = ((x * 2.0).named("doubled") + 1.0).sum()
+    gc.collect()
+    freed = [t for t in tg.graph_tensors(loss) if t.name == "doubled"][0]
+    assert type(freed) is Shadow and freed.shape == BIG
+    for read in (freed.numpy, freed.tolist, freed.detach, lambda: np.asarray(freed)):
+        with pytest.raises(RuntimeError, match=r"values of this \(64, 128\) tensor were not kept"):
+            read()
+
+
+@pytest.mark.parametrize("shape", [(2, 3), BIG])
+@pytest.mark.parametrize("drop", [False, True])
+def test_detach_in_place_cuts_the_history_whether_or_not_the_tensor_is_still_held(shape, drop):
+    x = _leaf(shape)
+    a = x * 2.0
+    b = a + 1.0
+    a.detach_()
+    if drop:
+        del a
+        gc.collect()
+    b.sum().backward()
+    assert x.grad is None             # the same for small and large, held or dropped

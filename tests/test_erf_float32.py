@@ -43,3 +43,11 @@ def test_tensor_erf_and_gelu_use_it_in_float32_and_math_erf_in_float64():
                                   erf_float32(x.astype(np.float32)))
     exact = np.array([math.erf(v) for v in x])
     np.testing.assert_array_equal(tg.tensor(x, dtype="float64").erf().numpy(), exact)
+
+
+def test_gelu_of_integers_gives_the_default_float_dtype_as_the_other_ops():
+    import tinygrad_rnn.functional as F
+    y = F.gelu(tg.tensor(np.arange(-3, 4)))
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y.numpy(), [v * 0.5 * (1 + math.erf(v / math.sqrt(2)))
+                                           for v in range(-3, 4)], rtol=1e-6, atol=1e-7)

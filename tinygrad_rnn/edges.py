@@ -29,8 +29,30 @@ SHADOW_MIN_ELEMENTS = 4096
 
 class Shadow(Tensor):
     """A large intermediate tensor's place in the graph, without its values (``_pinned``:
-    the original, held once a hook or retain_grad asks for it, as torch keeps hooks)."""
+    the original, held once a hook or retain_grad asks for it, as torch keeps hooks). Its
+    ``data`` is a stand-in of the right shape, dtype and device for the VJPs that read only
+    those; asking for its values raises."""
     __slots__ = ("_origin", "_pinned")
+
+    def _freed(self, what: str):
+        return RuntimeError(
+            f"{what}: the values of this {tuple(self.shape)} tensor were not kept (it was freed "
+            "once used: no backward reads it); keep a reference to the tensor to read them")
+
+    def numpy(self):
+        raise self._freed("numpy")
+
+    def tolist(self):
+        raise self._freed("tolist")
+
+    def item(self):
+        raise self._freed("item")
+
+    def detach(self):
+        raise self._freed("detach")
+
+    def __array__(self, *args, **kwargs):
+        raise self._freed("__array__")
 
 
 _SHADOWS: "weakref.WeakValueDictionary[int, Shadow]" = weakref.WeakValueDictionary()
@@ -59,7 +81,13 @@ def shadow_of(x: Tensor) -> Shadow:
     if known is not None and known._node is x._node and known._origin() is x:
         return known
     xp = backend_for(x.data).xp
-    shadow = Shadow._make(xp.broadcast_to(xp.zeros((), dtype=x.data.dtype), x.data.shape))
+    device = getattr(x.data, "device", None)         # CuPy: the array's own GPU, not the current
+    if hasattr(device, "__enter__"):
+        with device:
+            zero = xp.zeros((), dtype=x.data.dtype)
+    else:
+        zero = xp.zeros((), dtype=x.data.dtype)
+    shadow = Shadow._make(xp.broadcast_to(zero, x.data.shape))
     shadow._origin, shadow._pinned = weakref.ref(x), (x if x._hooks or x._retains_grad else None)
     shadow._node, shadow.requires_grad, shadow.name = x._node, x.requires_grad, x.name
     _SHADOWS[id(x)] = shadow
@@ -77,6 +105,14 @@ def pin(t: Tensor) -> None:
     known = _shadow_of_existing(t)
     if known is not None:
         known._pinned = t
+
+
+def detached(t: Tensor) -> None:
+    """``t.detach_()`` after ``t`` was read: its shadow stops carrying the history too, so the
+    gradient is the same whether ``t`` is still alive or not."""
+    known = _shadow_of_existing(t)
+    if known is not None:
+        known._node, known.requires_grad = None, False
 
 
 def rename(t: Tensor) -> None:

@@ -299,8 +299,12 @@ class Tensor:
         if self._view_of is not None and self._view_of[0].requires_grad:
             raise RuntimeError("detach_: this tensor is a view of another tensor that requires "
                                "grad; use detach() for a new tensor instead")
+        had_history = self._node is not None
         self._node, self.requires_grad, self._previous = None, False, None
         self._retains_grad = False
+        if had_history:
+            from .edges import detached
+            detached(self)
         return self
 
     def retain_grad(self) -> "Tensor":

@@ -488,7 +488,8 @@ class Gelu(Function):
         cdf += 1
         cdf *= 0.5
         self.cdf = cdf                 # Phi(x), kept for the first-order backward
-        return x * cdf
+        out = x * cdf
+        return _float_result(out, x) if out.dtype.char == "d" else out
 
     def backward(self, gy, y):
         x = self.inputs[0]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 from ..backends import backend_for
+from ..edges import values_freed
 from ..tensor import Tensor
 from .model import Graph
 
@@ -91,7 +92,9 @@ def _host(weights):
 
 # ---- found in the graph -------------------------------------------------------------------
 def _from_graph(graph: Graph) -> list:
-    found = [t for t in graph.entries if t.name == WEIGHTS_NAME and t.ndim in (2, 3, 4)]
+    # a_ij whose values were freed (edges.py) cannot be drawn: pass attention= for those
+    found = [t for t in graph.entries if t.name == WEIGHTS_NAME and t.ndim in (2, 3, 4)
+             and not values_freed(t)]
     layers: list = []
     for t in found:
         step = graph.step_name.get(id(t))
