@@ -17,7 +17,8 @@ An op subclasses Function and writes two short methods next to each other:
   that broadcasts to y's shape is broadcast, as NumPy would.
 
 ``Op(args).apply(*inputs)`` runs the forward. When grad mode is on and an input
-requires grad, the instance becomes a tape entry: it keeps its inputs and its
+requires grad, the instance becomes a tape entry: it keeps its inputs (an op that
+saves nothing keeps large ones as shadows without values, edges.py) and its
 position ``seq`` on the tape (a global, increasing counter). The tape order is a
 topological order, so backward only has to visit entries by decreasing ``seq``.
 """
