@@ -51,7 +51,8 @@ from tinygrad_rnn.models.bert import IGNORE
 
 from ._applied import restore, same_length_batches, snapshot
 from ._attention_grid import plot_attention_grid
-from .sentiment import interval, paired_difference, tokenize, train_bag_of_words
+from .sentiment import (classifier_correct, interval, paired_difference, tokenize,
+                        train_bag_of_words)
 
 SPECIALS = ("<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]")
 PAD, UNK, CLS, SEP, MASK = range(5)
@@ -145,18 +146,6 @@ def pretrain(model: BERT, rows, held_out, steps: int, lr: float, batch_size: int
     return masked_lm_validation(model, held_out, vocab_size, device, 256)
 
 
-@tg.no_grad()
-def correct(model, rows, labels, device) -> list[bool]:
-    model.eval()
-    right = [False] * len(rows)
-    for batch in same_length_batches([len(r) for r in rows], 256):
-        logits = model(tg.Tensor([rows[i] for i in batch], dtype="int64", device=device))
-        for z, i in zip(logits.tolist(), batch):
-            right[i] = (z > 0) == bool(labels[i])
-    model.train()
-    return right
-
-
 def fine_tune(model, encoded, labels, steps: int, lr: float, batch_size: int, evaluate_every: int,
               seed: int, device, log, name: str):
     """Adam on the binary cross-entropy; keeps the step of the best validation accuracy."""
@@ -176,7 +165,7 @@ def fine_tune(model, encoded, labels, steps: int, lr: float, batch_size: int, ev
         tg.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         if step % evaluate_every == 0 or step == steps:
-            right = correct(model, encoded["validation"], labels["validation"], device)
+            right = classifier_correct(model, encoded["validation"], labels["validation"], device)
             val = sum(right) / len(right)
             if val > best_val:
                 best, best_val, best_step = snapshot(model), val, step
@@ -233,7 +222,8 @@ def run(pretrain_steps: int = 1500, steps: int = 400, width: int = 128, layers: 
         model = SentimentBERT(bert).to(device)
         val = fine_tune(model, encoded, labels, steps, lr, batch_size, evaluate_every, seed,
                         device, log, name)
-        results[name] = (val, correct(model, encoded["test"], labels["test"], device), model)
+        right = classifier_correct(model, encoded["test"], labels["test"], device)
+        results[name] = (val, right, model)
 
     bow_vocab = Vocabulary.from_tokens(words["train"], ("<pad>", "<unk>"))
     bow_encoded = {name: [bow_vocab.encode(w) for w in rows_] for name, rows_ in words.items()}

@@ -100,8 +100,9 @@ def interval(accuracy: float, n: int) -> float:
 
 
 @tg.no_grad()
-def lstm_correct(model, encoded, labels, device) -> list[bool]:
-    """Per sentence, whether the LSTM classifies it right."""
+def classifier_correct(model, encoded, labels, device) -> list[bool]:
+    """Per sentence, whether ``model`` (symbol ids (B, T) -> one logit a row: the LSTM here,
+    the BERT classifier in bert.py) classifies it right."""
     model.eval()
     right = [False] * len(encoded)
     for batch in same_length_batches([len(e) for e in encoded], 256):
@@ -113,7 +114,7 @@ def lstm_correct(model, encoded, labels, device) -> list[bool]:
 
 
 def lstm_accuracy(model, encoded, labels, device) -> float:
-    right = lstm_correct(model, encoded, labels, device)
+    right = classifier_correct(model, encoded, labels, device)
     return sum(right) / len(right)
 
 
@@ -209,7 +210,7 @@ def run(steps: int = 3000, batch_size: int = 32, hidden: int = 64, lr: float = 0
             if step % (evaluate_every * 5) == 0 or step == steps:
                 log(f"step {step}: loss {loss.item():.3f}, validation accuracy {val:.1%}")
     restore(model, best)
-    right = lstm_correct(model, encoded["test"], labels["test"], device)
+    right = classifier_correct(model, encoded["test"], labels["test"], device)
     accuracy = sum(right) / len(right)
     difference, margin = paired_difference(right, bow_right)
     n = len(parts["test"])
