@@ -11,6 +11,7 @@ from typing import Sequence
 from .backends import backend_for
 from .errors import OpError
 from .ops.elementwise import Gelu, Softplus, Where
+from .ops.nll import NllLoss
 from .ops.shape import Concat, Pad, Stack
 from .ops.softmax import LogSoftmax, Softmax
 from .tensor import Tensor, _as_tensor
@@ -279,9 +280,14 @@ def nll_loss(log_probs: Tensor, target, weight=None, ignore_index: int = -100,
 def _nll(log_probs, target, weight, ignore_index, reduction, op):
     flat = _classes_last(log_probs)
     weight = _class_weights(weight, log_probs)
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     picked, _, kept, target_shape = _kept(flat, target, weight, ignore_index, op)
-    losses = -flat[backend_for(flat.data).xp.arange(flat.shape[0]), picked]
-    return _nll_reduce(losses, kept, kept, target_shape, reduction, op)
+    if weight is not None and weight.requires_grad:   # a learnt class weight: composed ops
+        losses = -flat[backend_for(flat.data).xp.arange(flat.shape[0]), picked]
+        return _nll_reduce(losses, kept, kept, target_shape, reduction, op)
+    losses = NllLoss(picked, kept.data, reduction).apply(flat)
+    return losses.reshape(target_shape) if reduction == "none" else losses
 
 
 def _kept(flat: Tensor, target, weight, ignore_index: int, op: str):

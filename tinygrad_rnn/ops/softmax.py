@@ -1,8 +1,9 @@
 """softmax and log_softmax along an axis, each one tape entry with a stable forward."""
 from __future__ import annotations
 
+from ..accumulate import lazy_sums as on_arrays
 from ..function import Function
-from . import xp_of
+from . import constant, xp_of
 
 
 class Softmax(Function):
@@ -22,7 +23,14 @@ class Softmax(Function):
         return e / e.sum(axis=self.axis, keepdims=True)
 
     def backward(self, gy, y):
-        return (y * (gy - (gy * y).sum(axis=self.axis, keepdims=True)),)
+        if not on_arrays():   # create_graph, or tangents riding on gy (forward over reverse)
+            return (y * (gy - (gy * y).sum(axis=self.axis, keepdims=True)),)
+        g, probs = gy.data, y.data    # attention's widest arrays: one buffer, reused
+        grad = g * probs
+        total = grad.sum(axis=self.axis, keepdims=True)
+        xp_of(g).subtract(g, total, out=grad)
+        grad *= probs
+        return (constant(grad),)
 
     def jvp(self, tangents, y):
         """ty = y * (tx - sum_j tx_j y_j)  (the Jacobian diag(y) - y y^T is symmetric)."""
@@ -32,7 +40,7 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     """y_i = x_i - m - log sum_j e^{x_j - m}.   gx = gy - e^y * sum_j gy_j."""
-    __slots__ = ("axis",)
+    __slots__ = ("axis", "exps", "sums")
     name, formula, saves_inputs, uses_output = "log_softmax", "gx = gy - exp(y) * sum(gy)", False, True
 
     def __init__(self, axis: int = -1):
@@ -44,10 +52,23 @@ class LogSoftmax(Function):
     def forward(self, x):
         xp = xp_of(x)
         shifted = x - x.max(axis=self.axis, keepdims=True)
-        return shifted - xp.log(xp.exp(shifted).sum(axis=self.axis, keepdims=True))
+        # e^{x - m} and its sums, kept: exp(y) = exps / sums, no second exp in the backward
+        self.exps = xp.exp(shifted)
+        self.sums = self.exps.sum(axis=self.axis, keepdims=True)
+        shifted -= xp.log(self.sums)
+        return shifted
 
     def backward(self, gy, y):
-        return (gy - y.exp() * gy.sum(axis=self.axis, keepdims=True),)
+        if not on_arrays() or self.exps is None:
+            return (gy - y.exp() * gy.sum(axis=self.axis, keepdims=True),)
+        g = gy.data
+        grad = self.exps * (g.sum(axis=self.axis, keepdims=True) / self.sums)
+        xp_of(g).subtract(g, grad, out=grad)
+        return (constant(grad),)
+
+    def release(self) -> None:
+        super().release()
+        self.exps = self.sums = None
 
     def jvp(self, tangents, y):
         """ty = tx - sum_j e^{y_j} tx_j."""

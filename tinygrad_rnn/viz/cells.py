@@ -17,7 +17,7 @@ from .model import Graph
 # reshaping and slicing only; stack and concat stay (they show which steps' outputs are used)
 PLUMBING = {"reshape", "permute", "transpose", "getitem", "squeeze", "unsqueeze", "broadcast_to",
             "expand", "contiguous", "pad"}
-LOSS_OPS = {"log_softmax", "getitem", "neg", "mul", "sum", "div", "mean", "reshape"}
+LOSS_OPS = {"log_softmax", "nll_loss", "getitem", "neg", "mul", "sum", "div", "mean", "reshape"}
 KEPT_STYLES = ("parameter", "input", "cut", "earlier", "seed")
 TITLES = [({"i_t", "f_t", "o_t"}, "LSTM cell"), ({"r_t", "z_t"}, "GRU cell"),
           ({"e_ij", "a_ij"}, "attention"), ({"h_t"}, "RNN cell")]
