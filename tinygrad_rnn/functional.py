@@ -11,6 +11,7 @@ from typing import Sequence
 from .backends import backend_for
 from .errors import OpError
 from .ops.elementwise import Gelu, Softplus, Where
+from .ops.linear import Linear
 from .ops.nll import NllLoss
 from .ops.shape import Concat, Pad, Stack
 from .ops.softmax import LogSoftmax, Softmax
@@ -77,9 +78,9 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """y = x W^T + b, with W of shape (out_features, in_features) as PyTorch."""
-    y = x @ weight.mT
-    return y if bias is None else y + bias
+    """y = x W^T + b, with W of shape (out_features, in_features) as PyTorch: one tape entry
+    (ops/linear.py)."""
+    return Linear().apply(x, weight) if bias is None else Linear().apply(x, weight, bias)
 
 
 def where(condition, a, b) -> Tensor:

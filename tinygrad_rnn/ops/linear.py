@@ -1,0 +1,57 @@
+"""The affine map of nn.Linear as one tape entry (PyTorch's addmm): y = x W^T + b."""
+from __future__ import annotations
+
+from ..accumulate import ProductGrad, lazy_sums
+from ..errors import OpError
+from ..function import Function, needs_grad
+from . import constant, tangent_sum
+
+
+class Linear(Function):
+    """y = x W^T + b, x (..., in), W (out, in), b (out,) or none; every row of x alike.
+    gx = gy W,  gW = sum over rows gy^T x,  gb = sum over rows gy.
+    One entry, not three (transpose, matmul, add): the bias is added in place into the
+    product, and gW is one (out, rows) @ (rows, in) product, lazy in a first-order backward
+    so that a W used by many calls sums its gradient in one matmul (accumulate.py)."""
+    name, formula = "linear", "gx = gy @ W, gW = gy^T @ x, gb = sum(gy)"
+
+    def forward(self, x, weight, bias=None):
+        if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+            raise OpError(f"input of shape {tuple(x.shape)} and weight of shape "
+                          f"{tuple(weight.shape)}: the weight must be (out_features, "
+                          f"in_features) with in_features = the input's last dimension")
+        if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+            raise OpError(f"bias of shape {tuple(bias.shape)} for a weight of shape "
+                          f"{tuple(weight.shape)}: it must be ({weight.shape[0]},)")
+        y = x.reshape(-1, x.shape[-1]) @ weight.T
+        if bias is not None:
+            if y.dtype == bias.dtype:
+                y += bias          # y is this op's own new array
+            else:
+                y = y + bias       # mixed dtypes: NumPy's promotion, as x @ W.T + b
+        return y.reshape(x.shape[:-1] + (weight.shape[0],))
+
+    def backward(self, gy, y):
+        x, weight = self.inputs[:2]
+        bias = self.inputs[2] if len(self.inputs) > 2 else None
+        if lazy_sums():
+            rows_g = gy.data.reshape(-1, gy.shape[-1])
+            gx = constant((rows_g @ weight.data).reshape(x.shape)) if needs_grad(x) else None
+            gw = (ProductGrad(rows_g, x.data.reshape(-1, x.shape[-1])) if needs_grad(weight)
+                  else None)
+            gb = constant(rows_g.sum(axis=0)) if needs_grad(bias) else None
+        else:    # create_graph, or tangents riding on gy: the same in differentiable ops
+            rows_x = x.reshape(-1, x.shape[-1])
+            rows_g = gy.reshape(-1, gy.shape[-1])
+            gx = (rows_g @ weight).reshape(x.shape) if needs_grad(x) else None
+            gw = rows_g.mT @ rows_x if needs_grad(weight) else None
+            gb = rows_g.sum(axis=0) if needs_grad(bias) else None
+        return (gx, gw) if bias is None else (gx, gw, gb)
+
+    def jvp(self, tangents, y):
+        """ty = tx W^T + x tW^T + tb."""
+        x, weight = self.inputs[:2]
+        tx, tw = tangents[:2]
+        tb = tangents[2] if len(tangents) > 2 else None
+        return tangent_sum(None if tx is None else Linear().apply(tx, weight),
+                           None if tw is None else Linear().apply(x, tw), tb)
