@@ -104,11 +104,18 @@ class GPT(Module):
 
     @no_grad()
     def generate(self, vocabulary: Vocabulary, prime: str = "\n", length: int = 200,
-                 temperature: float = 1.0, top_k: int | None = None, seed: int | None = None) -> str:
+                 temperature: float = 1.0, top_k: int | None = None, seed: int | None = None,
+                 window: int | None = None) -> str:
         """``length`` symbols continuing ``prime``, drawn one at a time, each from the last
-        ``context`` symbols (the prime's start falls out of view once it is longer)."""
+        ``window`` symbols (default: the whole ``context``; the prime's start falls out of view
+        once it is longer). A model trained on shorter windows than its context should sample
+        with that length: its position embeddings past it were never trained."""
         if not prime:
             raise ValueError("generate: prime must hold at least one symbol")
+        window = self.config["context"] if window is None else window
+        if not 0 < window <= self.config["context"]:
+            raise ValueError(f"generate: window must be in [1, context={self.config['context']}]"
+                             f", got {window}")
         was_training = self.training
         self.eval()
         rng = random.Random(seed)
@@ -116,8 +123,7 @@ class GPT(Module):
         ids = vocabulary.encode(prime)
         out = []
         for _ in range(length):
-            window = ids[-self.config["context"]:]
-            logits, _ = self(Tensor([window], dtype="int64", device=device))
+            logits, _ = self(Tensor([ids[-window:]], dtype="int64", device=device))
             next_id = choose(logits[0, -1].tolist(), temperature, top_k, rng)
             ids.append(next_id)
             out.append(next_id)

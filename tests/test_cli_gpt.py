@@ -59,8 +59,11 @@ def test_gpt_trains_samples_and_resumes_through_the_cli(tmp_path, corpus):
 @pytest.mark.slow
 def test_a_killed_gpt_run_resumes_bit_identical(tmp_path, corpus):
     steps = 40
+    # 16 rows: 11 windows a pass, so both stops and the resumes fall in passes that start at
+    # their own offsets (charlm.pass_start)
+    tiny = (*TINY_GPT, "--batch", "16")
     reference = tmp_path / "reference"
-    result = cli("train", "charlm", "--corpus", corpus, *TINY_GPT, *QUIET, "--eval-every", "1",
+    result = cli("train", "charlm", "--corpus", corpus, *tiny, *QUIET, "--eval-every", "1",
                  "--steps", str(steps), "--out", str(reference))
     assert result.returncode == 0, result.stderr
     expected = _arrays(reference / "charlm.ckpt")
@@ -70,7 +73,7 @@ def test_a_killed_gpt_run_resumes_bit_identical(tmp_path, corpus):
         for signum, at_step, status in [(signal.SIGTERM, 10, 128 + signal.SIGTERM),
                                         (signal.SIGKILL, 25, -signal.SIGKILL), (None, None, 0)]:
             args = ("--resume", str(checkpoint)) if checkpoint.exists() else (
-                "--corpus", corpus, *TINY_GPT)
+                "--corpus", corpus, *tiny)
             process = start("train", "charlm", *args, *QUIET, "--eval-every", "1",
                             "--checkpoint-every", "7", "--steps", str(steps), "--out", str(out),
                             stderr=stderr)
@@ -80,6 +83,7 @@ def test_a_killed_gpt_run_resumes_bit_identical(tmp_path, corpus):
             output = process.communicate(timeout=120)[0]
             assert process.returncode == status, (signum, process.returncode, output)
     _assert_bit_identical(expected, _arrays(checkpoint))
+    assert expected["data"]["pass"] == 3       # the run did cross passes
 
 
 @pytest.mark.parametrize("args, message", [
@@ -91,6 +95,9 @@ def test_a_killed_gpt_run_resumes_bit_identical(tmp_path, corpus):
      "--seq-len 32 is longer than --context 16"),
     (("--model", "gpt", "--heads", "0"), "--heads must be positive, got 0"),
     (("--model", "transformer",), "invalid choice: 'transformer'"),
+    (("--model", "gpt", "--lr-decay", "0.5", "--lr-decay-every", "10"),
+     "--lr-decay and --lr-decay-every apply to --lr-schedule step"),
+    (("--warmup", "-1",), "--warmup must be 0 or more, got -1"),
 ])
 def test_bad_gpt_flags_are_one_line_before_any_work(tmp_path, corpus, args, message):
     out = tmp_path / "never"
@@ -142,9 +149,11 @@ def test_demo_model_flag_is_for_translation_only(tmp_path):
 
 
 @pytest.mark.parametrize("flags, expected", [
-    ((), {"seq_len": 64, "batch": 16, "lr": 3e-3}),                       # the GPT's own
+    ((), {"seq_len": 64, "batch": 16, "lr": 3e-3, "lr_schedule": "cosine", "warmup": 100,
+          "shifted_passes": True}),                                       # the GPT's own
     (("--context", "8"), {"seq_len": 8, "batch": 16, "lr": 3e-3}),        # window <= context
-    (("--batch", "4", "--lr", "0.01", "--seq-len", "32"), {"seq_len": 32, "batch": 4, "lr": 0.01}),
+    (("--batch", "4", "--lr", "0.01", "--seq-len", "32", "--lr-schedule", "step", "--warmup",
+      "0"), {"seq_len": 32, "batch": 4, "lr": 0.01, "lr_schedule": "step", "warmup": 0}),
 ])
 def test_gpt_has_its_own_training_defaults_and_flags_win(flags, expected):
     from tinygrad_rnn.cli import build_parser
@@ -152,10 +161,46 @@ def test_gpt_has_its_own_training_defaults_and_flags_win(flags, expected):
     gpt = build_parser().parse_args(["train", "charlm", "--model", "gpt", *flags])
     assert {k: settings_of(gpt, None)[k] for k in expected} == expected
     recurrent = build_parser().parse_args(["train", "charlm"])
+    recurrent_defaults = {"seq_len": 64, "batch": 32, "lr": 2e-3, "lr_schedule": "step",
+                          "warmup": 0, "shifted_passes": False}
     assert {k: settings_of(recurrent, None)[k] for k in expected} == {
-        "seq_len": 64, "batch": 32, "lr": 2e-3}
+        k: recurrent_defaults[k] for k in expected}
+    # an older GPT checkpoint, from before the schedule and the shifted passes: resumed as it ran
     resumed = {"config": {"architecture": "gpt"}, "settings": {"seq_len": 128, "batch": 32,
                                                                "lr": 2e-3}}
     again = build_parser().parse_args(["train", "charlm", "--resume", "x"])
     assert {k: settings_of(again, resumed)[k] for k in expected} == {   # the checkpoint's
-        "seq_len": 128, "batch": 32, "lr": 2e-3}
+        k: {**recurrent_defaults, "seq_len": 128}[k] for k in expected}
+
+
+def test_the_gpt_schedule_warms_up_then_decays_to_a_tenth_at_the_last_step():
+    import math
+    from tinygrad_rnn.cli.charlm_checks import WarmupThen
+    cosine = WarmupThen({"warmup": 100, "lr_schedule": "cosine", "schedule_steps": 4000,
+                         "lr_decay": 1.0, "lr_decay_every": 0})
+    assert [cosine(s) for s in (0, 49, 99)] == [0.01, 0.5, 1.0]
+    assert cosine(100) == 1.0 and math.isclose(cosine(2050), 0.55)
+    assert math.isclose(cosine(4000), 0.1) and cosine(9000) == cosine(4000)
+    factors = [cosine(s) for s in range(100, 4001)]
+    assert all(a >= b for a, b in zip(factors, factors[1:]))
+    step = WarmupThen({"warmup": 10, "lr_schedule": "step", "schedule_steps": 50,
+                       "lr_decay": 0.5, "lr_decay_every": 20})
+    assert [step(s) for s in (4, 10, 19, 20, 45)] == [0.5, 1.0, 1.0, 0.5, 0.25]
+
+
+def test_a_gpt_samples_from_windows_as_long_as_it_was_trained_on():
+    from tinygrad_rnn.cli.charlm_gpt import sampling_options
+    from tinygrad_rnn.models import GPT, CharLM
+    gpt = GPT(5, context=16, width=8, layers=1, heads=2)
+    assert sampling_options(gpt, {"seq_len": 8}) == {"window": 8}
+    assert sampling_options(gpt, {"seq_len": 32}) == {"window": 16}
+    assert sampling_options(gpt, None) == {}
+    assert sampling_options(CharLM(5, hidden_size=4), {"seq_len": 8}) == {}
+
+
+def test_each_gpt_pass_starts_its_windows_at_a_new_offset():
+    from tinygrad_rnn.cli.charlm import pass_start
+    gpt = {"seq_len": 64, "shifted_passes": True}
+    starts = [pass_start(gpt, p) for p in range(12)]
+    assert starts[0] == 0 and all(0 <= s < 64 for s in starts) and len(set(starts)) == 12
+    assert {pass_start({"seq_len": 64, "shifted_passes": False}, p) for p in range(5)} == {0}

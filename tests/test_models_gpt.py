@@ -140,6 +140,21 @@ def test_gpt_learns_and_generates():
     assert a == b and model.training
 
 
+def test_generate_reads_only_the_last_window_symbols():
+    """window=w: each symbol is drawn from the last w symbols only (what the CLI passes for a
+    model trained on windows shorter than its context); outside [1, context] it is refused."""
+    vocab = Vocabulary.from_text("abcdxyz")
+    tg.manual_seed(0)
+    model = GPT(len(vocab), context=8, width=8, layers=1, heads=2)
+    same = {model.generate(vocab, prime, 6, temperature=0, window=2)
+            for prime in ("xyzab", "zzzzzab", "ab")}
+    assert len(same) == 1
+    assert len({model.generate(vocab, prime, 6, temperature=0) for prime in ("xyzab", "zab")}) == 2
+    for bad in (0, 9):
+        with pytest.raises(ValueError, match=r"window must be in \[1, context=8\]"):
+            model.generate(vocab, "ab", 3, window=bad)
+
+
 def test_gpt_runs_on_each_device(device):
     model = GPT(V, CONTEXT, WIDTH, LAYERS, HEADS).to(device)
     x = tg.Tensor(np.random.default_rng(5).integers(0, V, (2, 4)), dtype="int64", device=device)

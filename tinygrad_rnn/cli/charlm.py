@@ -26,9 +26,9 @@ from .charlm_distributed import Replicas
 from .charlm_checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from .charlm_checks import (architecture_of, check_out_folder, check_overwrite,
                             check_train_arguments, contradictions, encode_corpus, make_optimizer,
-                            sample_prime, settings_of, split_sizes)
+                            sample_prime, settings_of, split_sizes, total_steps, SCHEDULES)
 from .charlm_gpt import (check_gpt_arguments, check_window, describe, gpt_architecture_of,
-                         register_gpt_flags, wants_gpt)
+                         register_gpt_flags, sampling_options, wants_gpt)
 from .folder_lock import FolderLock
 from .runtime import make_out_dir, prepare_device
 from .stop_signals import StopSignals
@@ -60,15 +60,22 @@ def register_train(subcommands, common) -> None:
     p.add_argument("--seq-len", type=int, default=None,
                    help="BPTT window T (default: 64; --model gpt: 64, or its --context if shorter)")
     p.add_argument("--batch", type=int, default=None, help="parallel text rows B (default: 32; --model gpt: 16)")
-    p.add_argument("--steps", type=int, default=1000,
+    p.add_argument("--steps", type=int, default=None,
                    help="total training steps, counted from the start of training: with "
-                   "--resume, the step to stop at, not the number of further steps (default: 1000)")
+                   "--resume, the step to stop at, not the number of further steps (default: "
+                   "1000; --model gpt: 4000)")
     p.add_argument("--optimizer", default=None, choices=OPTIMIZERS, help="(default: adam)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: 0.002; --model gpt: 0.003)")
     p.add_argument("--lr-decay", type=float, default=None,
                    help="multiply the learning rate by this every --lr-decay-every steps "
                    "(default: 1, no decay)")
     p.add_argument("--lr-decay-every", type=int, default=None, help="(default: 0, never)")
+    p.add_argument("--lr-schedule", default=None, choices=SCHEDULES,
+                   help="step: --lr, times --lr-decay every --lr-decay-every steps; cosine: "
+                   "from --lr down to --lr/10 at --steps (default: step; --model gpt: cosine)")
+    p.add_argument("--warmup", type=int, default=None,
+                   help="steps over which the rate rises linearly to --lr first (default: 0; "
+                   "--model gpt: 100)")
     p.add_argument("--clip", type=float, default=None,
                    help="max gradient norm; 0 turns clipping off (default: 5)")
     p.add_argument("--sample-every", type=int, default=250, help="0: never")
@@ -175,6 +182,7 @@ def fit_charlm(args) -> dict:
         checkpoint = None
         if args.resume:
             model, vocabulary, checkpoint = load_checkpoint(args.resume, device)
+            args.steps = total_steps(args, checkpoint)
             clashes = contradictions(args, checkpoint)
             if clashes:
                 raise ValueError("flags that contradict the checkpoint given to --resume: "
@@ -186,6 +194,7 @@ def fit_charlm(args) -> dict:
                                  f"{args.steps} is the total, counted from the start; nothing to "
                                  f"do (pass --steps {done + args.steps} to train {args.steps} "
                                  "more)")
+        args.steps = total_steps(args, checkpoint)
         settings = settings_of(args, checkpoint)
         replicas.check_batch(settings["batch"])
         if checkpoint is not None:
@@ -218,7 +227,7 @@ def fit_charlm(args) -> dict:
         val_streams = batchify(ids[cut:], val_rows, device) if args.eval_every else None
         step, state, losses = _restore(run, checkpoint, device)
         state = replicas.shard_state(state)
-        windows = window_count(train_streams, T)
+        windows = lambda start: window_count(train_streams[:, start:], T)  # noqa: E731
 
         print(f"corpus {settings['corpus']!r}: {len(ids):,} symbols, vocabulary {len(vocabulary)};"
               f" model {describe(model.config)} on {args.chosen}; "
@@ -255,6 +264,16 @@ def _restore(run: dict, checkpoint: dict | None, device: str):
     return int(checkpoint["step"]), state, list(checkpoint.get("recent_losses") or [])
 
 
+def pass_start(settings: dict, pass_number: int) -> int:
+    """Where pass ``pass_number``'s first window starts in each row: 0 for the recurrent model
+    (its state runs on from window to window), and for the GPT (which sees each window whole,
+    alone) a new offset in [0, T) each pass after the first, the fractional parts of
+    pass * golden ratio: without it every pass would show it the very same windows."""
+    if not settings.get("shifted_passes"):
+        return 0
+    return int(settings["seq_len"] * ((pass_number * 0.6180339887498949) % 1.0))
+
+
 def _loop(args, run, step, state, losses, train_streams, val_streams, windows, prime,
           ckpt_path, checkpoint) -> dict:
     from tqdm import tqdm
@@ -270,10 +289,12 @@ def _loop(args, run, step, state, losses, train_streams, val_streams, windows, p
     try:
         with StopSignals() as stop:
             while step < args.steps and not replicas.any_rank(stop.received is not None):
-                if position["window"] >= windows:    # one pass over the text done: again
+                start = pass_start(settings, position["pass"])
+                if position["window"] >= windows(start):    # one pass over the text done: again
                     position.update(window=0, **{"pass": position["pass"] + 1})
                     state = None
-                offset = position["window"] * T
+                    start = pass_start(settings, position["pass"])
+                offset = start + position["window"] * T
                 x = train_streams[:, offset:offset + T]
                 y = train_streams[:, offset + 1:offset + T + 1]
                 try:
@@ -302,7 +323,8 @@ def _loop(args, run, step, state, losses, train_streams, val_streams, windows, p
                 if args.sample_every and replicas.main and (step % args.sample_every == 0
                                                             or step == args.steps):
                     text_out = model.generate(run["vocabulary"], prime, length=args.sample_length,
-                                              temperature=args.temperature, seed=args.seed + step)
+                                              temperature=args.temperature, seed=args.seed + step,
+                                              **sampling_options(model, settings))
                     progress.write(f"--- sample at step {step} ---\n{text_out}\n---")
                 if args.checkpoint_every and step % args.checkpoint_every == 0:
                     replicas.save(save_checkpoint, ckpt_path, run, step, state, losses)
@@ -330,11 +352,11 @@ def sample(args) -> int:
         raise ValueError(f"--top-k must be positive, got {args.top_k}")
     if not args.prime:
         raise ValueError("--prime must hold at least one symbol")
-    model, vocabulary, _ = load_checkpoint(args.checkpoint, device)
+    model, vocabulary, checkpoint = load_checkpoint(args.checkpoint, device)
     missing = sorted(set(args.prime) - set(vocabulary.symbols))
     if missing:
         raise ValueError(f"--prime has symbols the model never saw: {''.join(missing)!r}")
     text = model.generate(vocabulary, args.prime, args.length, args.temperature, args.top_k,
-                          seed=args.seed)
+                          seed=args.seed, **sampling_options(model, checkpoint.get("settings")))
     print(args.prime + text)
     return 0

@@ -2,31 +2,32 @@
 character model (``models.GPT``), beside the recurrent CharLM's.
 
 The GPT reads windows of ``--seq-len`` symbols and carries no state from one window to the
-next; its own defaults are 16 windows of 64 symbols (never longer than ``--context``) at lr
-3e-3. Training, evaluation, samples, checkpoints, resume and ``sample`` are otherwise the
-recurrent model's.
+next. Its own training defaults: 16 windows of 64 symbols (never longer than ``--context``),
+4,000 steps, Adam at lr 3e-3 after a 100-step linear warm-up, decaying along a cosine to
+3e-4 at the last step, and each pass over the text cut into windows at a new offset
+(``charlm.pass_start``). It samples from windows as long as those it was trained on
+(``sampling_options``): with the default context of 128 and windows of 64, positions 64-127
+are never trained, and a sample drawn from all 128 turned to noise after ~60 symbols.
+Training, evaluation, checkpoints, resume and ``sample`` are otherwise the recurrent model's.
 
-Measured on tiny-shakespeare (2026-12-01, 2 cores shared with three other sessions' work),
-validation nats per character, each run 15 minutes of wall time (``timeout -s INT 900``):
+Measured on tiny-shakespeare, validation nats per character (the 5-gram baseline: 1.75):
 
-    LSTM 1x256 (default), run beside the first GPT run:
-        step 500 1.775 (1:42), 600 1.745 (about 2:00), 1000 1.646 (3:18),
-        1500 1.591 (5:06; stopped there)
-    GPT 4 layers x 4 heads x 128, 32 windows of 128 at lr 2e-3 (the old defaults):
-        step 100 2.692 (2.5 minutes; 1.45 s a step)
-    GPT, the same model with today's defaults (16 x 64 at lr 3e-3), alone:
-        step 250 2.740, 500 2.561, 750 2.432, 1000 2.339, 1500 2.184, 2000 2.062,
-        2500 2.025, 3000 1.950 (15 minutes, 3,027 steps)
-    Again after erf and GELU were made faster, with fewer other jobs: the same curve (the run
-    is deterministic), 3,500 steps in 15 minutes: 2750 1.933, 3000 1.950, 3250 1.968, 3500
-    1.961, with the training loss at 1.69: after ~3 passes over the 1 MB of training text the
-    model starts to fit it rather than the language (dropout is 0 by default; not measured)
+    GPT 4x4x128, the defaults (2026-12-02, ``tinygrad-rnn train charlm --model gpt``, 1 BLAS
+    thread, the other core partly busy with tests): 4,000 steps in 832 s (13:52 with start-up)
+        step 250 2.387 (0:48), 500 2.163 (1:39), 1000 1.969 (3:32), 1500 1.942 (5:21),
+        2000 1.809 (7:08), 2500 1.827 (8:49), 2750 1.708 (9:39), 3000 1.699 (10:29),
+        3500 1.701 (12:06), 3750 1.630, 4000 1.638 (13:52); training loss 1.46
+    The same model before the schedule and the shifted passes (constant lr 3e-3, the same
+    windows every pass; 2026-12-01): 1000 2.339, 2000 2.062, 2750 1.933 (best), 3500 1.961 in
+    15 minutes: it stayed on the bigram plateau (~2.5) for ~700 updates (2.56 at step 500,
+    against 2.16 now). The warm-up, the decay and the offsets were not measured apart; the
+    same recipe in a script with Adam's beta2 at 0.99 and random offsets gave a like curve
+    (1.934 at 1000, 1.695 at 2750, 1.676 at 3500).
+    LSTM 1x256 (``train charlm``, the recurrent defaults; 2026-12-01, beside another run):
+        step 500 1.775 (1:42), 1000 1.646 (3:18), 1500 1.591 (5:06)
 
-The LSTM wins at equal wall time, by far: it passes the 5-gram's 1.75 after 2 minutes and the
-GPT's 15-minute 1.95 after about one. Its step reads twice the characters (32 x 64) in about
-three quarters of the GPT's time (0.17 s against 0.23 s), and per character it learns faster at
-this scale: the Transformer sits near the bigram plateau, ~2.5 nats, for its first ~700
-updates. The 5-gram's 1.75 within 15 minutes is not reached on this machine.
+The LSTM still wins at equal wall time: it passes the 5-gram after ~2 minutes where the GPT
+needs ~9.5, and it learns more per character at this scale (its step reads 32 x 64 symbols).
 """
 from __future__ import annotations
 
@@ -158,3 +159,11 @@ def describe(config: dict) -> str:
         return (f"gpt {config['layers']} layers x {config['heads']} heads, width "
                 f"{config['width']}, context {config['context']}")
     return f"{config['cell']} {config['num_layers']}x{config['hidden_size']}"
+
+
+def sampling_options(model, settings: dict | None) -> dict:
+    """generate()'s extra arguments: a GPT samples from windows as long as those it was trained
+    on (``--seq-len``; positions past it were never trained), a recurrent model needs none."""
+    if model.config.get("architecture") != "gpt" or not (settings or {}).get("seq_len"):
+        return {}
+    return {"window": min(settings["seq_len"], model.config["context"])}
