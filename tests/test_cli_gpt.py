@@ -188,6 +188,52 @@ def test_the_gpt_schedule_warms_up_then_decays_to_a_tenth_at_the_last_step():
     assert [step(s) for s in (4, 10, 19, 20, 45)] == [0.5, 1.0, 1.0, 0.5, 0.25]
 
 
+def test_sample_draws_a_gpt_s_attention_grid_and_refuses_before_any_work(tmp_path, corpus):
+    out = tmp_path / "run"
+    trained = cli("train", "charlm", "--corpus", corpus, *TINY_GPT, *QUIET, "--steps", "2",
+                  "--eval-every", "0", "--out", str(out))
+    assert trained.returncode == 0, trained.stderr
+    checkpoint, picture = str(out / "charlm.ckpt"), tmp_path / "attention.png"
+    drawn = cli("sample", checkpoint, "--prime", "to be or", "--length", "5",
+                "--attention", str(picture))
+    assert drawn.returncode == 0, drawn.stderr
+    assert f"attention grid (layers x heads): {picture}" in drawn.stdout
+    with open(picture, "rb") as png:
+        header = png.read(24)
+    assert header[:8] == b"\x89PNG\r\n\x1a\n" and int.from_bytes(header[16:20], "big") > 300
+    recurrent = tmp_path / "lstm"
+    assert cli("train", "charlm", "--corpus", corpus, "--hidden", "8", "--steps", "1",
+               "--batch", "4", *QUIET, "--eval-every", "0", "--out", str(recurrent)).returncode == 0
+    for args, message in [((checkpoint, "--attention", str(picture)), "already exists"),
+                          ((checkpoint, "--attention", str(tmp_path / "a.svg")), "ending in .png"),
+                          ((checkpoint, "--attention", str(tmp_path / "no" / "a.png")),
+                           "does not exist"),
+                          ((str(recurrent / "charlm.ckpt"), "--attention", str(tmp_path / "b.png")),
+                           "holds a recurrent model")]:
+        refused = cli("sample", *args, "--prime", "to")
+        assert refused.returncode == 2 and refused.stdout == "", (args, refused.stdout)
+        assert message in refused.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "b.png").exists()
+
+
+def test_the_attention_grid_shows_the_gpt_s_own_weights():
+    import numpy as np
+    from tinygrad_rnn.cli.charlm_gpt import attention_over
+    from tinygrad_rnn.models import GPT, Vocabulary
+    vocab = Vocabulary.from_text("to be or not")
+    tg.manual_seed(0)
+    model = GPT(len(vocab), context=8, width=8, layers=2, heads=2)
+    symbols, maps = attention_over(model, vocab, "to be or not", window=6)
+    assert symbols == list("or not")
+    with tg.no_grad():
+        _, weights = model(tg.Tensor([vocab.encode("or not")], dtype="int64"), need_weights=True)
+    assert len(maps) == 2 and all(m.shape == (2, 6, 6) for m in maps)
+    for drawn, own in zip(maps, weights):
+        np.testing.assert_array_equal(drawn, own.numpy()[0])
+        np.testing.assert_allclose(drawn.sum(axis=-1), 1.0, rtol=1e-6)
+        assert not np.triu(drawn, 1).any()             # causal: nothing from later symbols
+
+
 def test_a_gpt_samples_from_windows_as_long_as_it_was_trained_on():
     from tinygrad_rnn.cli.charlm_gpt import sampling_options
     from tinygrad_rnn.models import GPT, CharLM

@@ -28,7 +28,8 @@ from .charlm_checks import (architecture_of, check_out_folder, check_overwrite,
                             check_train_arguments, contradictions, encode_corpus, make_optimizer,
                             sample_prime, settings_of, split_sizes, total_steps, SCHEDULES)
 from .charlm_gpt import (check_gpt_arguments, check_window, describe, gpt_architecture_of,
-                         register_gpt_flags, sampling_options, wants_gpt)
+                         check_new_png, draw_gpt_attention, register_gpt_flags,
+                         sampling_options, wants_gpt)
 from .folder_lock import FolderLock
 from .runtime import make_out_dir, prepare_device
 from .stop_signals import StopSignals
@@ -104,6 +105,9 @@ def register_sample(subcommands, common) -> None:
     p.add_argument("--length", type=int, default=500)
     p.add_argument("--temperature", type=float, default=0.8, help="0: always the likeliest symbol")
     p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("--attention", metavar="PNG", default=None,
+                   help="GPT checkpoints: also draw the attention of every head of every layer "
+                   "over the prime's last window (a grid of heat maps) to this new PNG file")
     p.set_defaults(run=sample)
 
 
@@ -352,11 +356,20 @@ def sample(args) -> int:
         raise ValueError(f"--top-k must be positive, got {args.top_k}")
     if not args.prime:
         raise ValueError("--prime must hold at least one symbol")
+    if args.attention is not None:
+        check_new_png(args.attention)
     model, vocabulary, checkpoint = load_checkpoint(args.checkpoint, device)
     missing = sorted(set(args.prime) - set(vocabulary.symbols))
     if missing:
         raise ValueError(f"--prime has symbols the model never saw: {''.join(missing)!r}")
+    options = sampling_options(model, checkpoint.get("settings"))
+    if args.attention is not None and model.config.get("architecture") != "gpt":
+        raise ValueError(f"--attention draws a GPT's attention; {args.checkpoint!r} holds a "
+                         "recurrent model, which has none")
     text = model.generate(vocabulary, args.prime, args.length, args.temperature, args.top_k,
-                          seed=args.seed, **sampling_options(model, checkpoint.get("settings")))
+                          seed=args.seed, **options)
     print(args.prime + text)
+    if args.attention is not None:
+        draw_gpt_attention(args.attention, model, vocabulary, args.prime,
+                           options.get("window", model.config["context"]))
     return 0

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 
 MODELS = ("recurrent", "gpt")
 # flag -> (key in GPT.config, default): the model's shape, fixed once trained
@@ -172,3 +173,38 @@ def sampling_options(model, settings: dict | None) -> dict:
     if model.config.get("architecture") != "gpt" or not (settings or {}).get("seq_len"):
         return {}
     return {"window": min(settings["seq_len"], model.config["context"])}
+
+
+def check_new_png(path: str) -> None:
+    """``sample --attention PATH``: a new .png in an existing folder (nothing is replaced)."""
+    if not path.lower().endswith(".png"):
+        raise ValueError(f"--attention {path!r}: the picture is a PNG; give a path ending in .png")
+    if os.path.lexists(path):
+        raise ValueError(f"--attention {path!r} already exists; give a new file name")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"--attention {path!r}: the folder {folder!r} does not exist")
+    import importlib.util
+    if importlib.util.find_spec("matplotlib") is None:
+        from tinygrad_rnn.demos._applied import PLOT_HINT
+        raise ValueError(f"--attention draws with matplotlib, which is not installed: {PLOT_HINT}")
+
+
+def attention_over(model, vocabulary, text: str, window: int):
+    """(symbols, [per-layer (heads, T, T) weights]) of the GPT over the last ``window``
+    symbols of ``text``: what draw_gpt_attention shows."""
+    import tinygrad_rnn as tg
+    ids = vocabulary.encode(text)[-window:]
+    model.eval()
+    with tg.no_grad():
+        _, maps = model(tg.Tensor([ids], dtype="int64", device=model.token_embedding.weight.device),
+                        need_weights=True)
+    return [vocabulary.decode([i]) for i in ids], [m.numpy()[0] for m in maps]
+
+
+def draw_gpt_attention(path: str, model, vocabulary, text: str, window: int) -> None:
+    from tinygrad_rnn.demos._attention_grid import plot_attention_grid
+    symbols, maps = attention_over(model, vocabulary, text, window)
+    shown = [repr(s)[1:-1] for s in symbols]        # a newline as \n, a space stays visible
+    plot_attention_grid(path, maps, shown, shown, f"GPT self-attention over "
+                        f"{''.join(symbols)!r}", print)

@@ -31,7 +31,7 @@ def plot_attention_grid(path: str, maps, queries: list[str], keys: list[str], ti
             if head == 0:
                 ax.set_ylabel(f"layer {layer + 1}", fontsize=9)
     fig.suptitle(f"{title} (dark = high; row = query, column = key)", fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.6 / (side * layers + 1.0)))   # room for the title
     fig.savefig(path, dpi=100)
     plt.close(fig)
     log(f"attention grid (layers x heads): {path}")
