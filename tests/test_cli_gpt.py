@@ -204,8 +204,8 @@ def test_sample_draws_a_gpt_s_attention_grid_and_refuses_before_any_work(tmp_pat
     recurrent = tmp_path / "lstm"
     assert cli("train", "charlm", "--corpus", corpus, "--hidden", "8", "--steps", "1",
                "--batch", "4", *QUIET, "--eval-every", "0", "--out", str(recurrent)).returncode == 0
-    for args, message in [((checkpoint, "--attention", str(picture)), "already exists"),
-                          ((checkpoint, "--attention", str(tmp_path / "a.svg")), "ending in .png"),
+    for args, message in [((checkpoint, "--attention", str(picture)), "exists; remove it or pick"),
+                          ((checkpoint, "--attention", str(tmp_path / "a.svg")), "name the file .png"),
                           ((checkpoint, "--attention", str(tmp_path / "no" / "a.png")),
                            "does not exist"),
                           ((str(recurrent / "charlm.ckpt"), "--attention", str(tmp_path / "b.png")),

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 
 MODELS = ("recurrent", "gpt")
 # flag -> (key in GPT.config, default): the model's shape, fixed once trained
@@ -177,13 +176,8 @@ def sampling_options(model, settings: dict | None) -> dict:
 
 def check_new_png(path: str) -> None:
     """``sample --attention PATH``: a new .png in an existing folder (nothing is replaced)."""
-    if not path.lower().endswith(".png"):
-        raise ValueError(f"--attention {path!r}: the picture is a PNG; give a path ending in .png")
-    if os.path.lexists(path):
-        raise ValueError(f"--attention {path!r} already exists; give a new file name")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValueError(f"--attention {path!r}: the folder {folder!r} does not exist")
+    from .runtime import check_new_file
+    check_new_file("--attention", path, (".png",))
     import importlib.util
     if importlib.util.find_spec("matplotlib") is None:
         from tinygrad_rnn.demos._applied import PLOT_HINT

@@ -16,7 +16,7 @@ import subprocess
 MAX_NODES = 400
 DOT_TIMEOUT = 60.0
 
-from .runtime import make_out_dir, prepare_device
+from .runtime import check_new_file, make_out_dir, prepare_device
 
 
 def register(subcommands, common) -> None:
@@ -89,7 +89,7 @@ def run(args) -> int:
     if args.max_nodes <= 0 or args.dot_timeout <= 0:
         raise ValueError("--max-nodes and --dot-timeout must be positive")
     if args.html is not None:
-        _check_html_path(args.html)
+        check_new_file("--html", args.html, (".html", ".htm"))
     loss = _loss_of_checkpoint(args, device) if args.checkpoint else _loss_of_fresh_layer(args)
     if args.gradients:
         loss.backward(retain_graph=True)
@@ -119,17 +119,6 @@ def run(args) -> int:
             raise _timed_out(args, size, frames_dir) from None
         print(f"backward step-through: {len(written)} frames in {frames_dir}")
     return 0
-
-
-def _check_html_path(path: str) -> None:
-    """Before any work: a new .html file in an existing folder (nothing is replaced unasked)."""
-    if not path.lower().endswith((".html", ".htm")):
-        raise ValueError(f"--html {path!r}: name the file .html")
-    if os.path.exists(path):
-        raise ValueError(f"--html {path!r} exists; remove it or pick another name")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValueError(f"--html {path!r}: the folder {folder!r} does not exist")
 
 
 def boxes(source: str) -> int:

@@ -54,3 +54,15 @@ def make_out_dir(path: str) -> str:
         raise ValueError(f"--out {path!r} exists and is not a directory")
     os.makedirs(path, exist_ok=True)
     return path
+
+
+def check_new_file(flag: str, path: str, suffixes: tuple[str, ...]) -> None:
+    """Before any work: ``path`` names a new file ending in one of ``suffixes`` in a folder
+    that exists (nothing is replaced unasked)."""
+    if not path.lower().endswith(suffixes):
+        raise ValueError(f"{flag} {path!r}: name the file {' or '.join(suffixes)}")
+    if os.path.lexists(path):
+        raise ValueError(f"{flag} {path!r} exists; remove it or pick another name")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"{flag} {path!r}: the folder {folder!r} does not exist")
