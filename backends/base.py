@@ -5,6 +5,8 @@ or ``cupy``), and the handful of operations where libraries differ.
 """
 from __future__ import annotations
 
+import contextlib
+
 
 class BackendUnavailable(RuntimeError):
     """A device was asked for that this machine cannot provide."""
@@ -69,6 +71,14 @@ class Backend:
 
     def default_float(self):
         return self.xp.float32
+
+    def stand_in(self, array):
+        """A read-only array of ``array``'s shape, dtype and device that holds no memory: one
+        zero seen through zero strides (what a freed graph edge keeps, edges.py)."""
+        device = getattr(array, "device", None)   # CuPy: the array's own GPU, not the current
+        with device if hasattr(device, "__enter__") else contextlib.nullcontext():
+            zero = self.xp.zeros((), dtype=array.dtype)
+        return self.xp.broadcast_to(zero, array.shape)
 
     def kernel(self, name: str):
         """A library-specific kernel registered under ``name`` (e.g. CuPy's ElementwiseKernels

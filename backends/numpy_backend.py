@@ -16,6 +16,16 @@ class NumpyBackend(Backend):
 
     def __init__(self):
         self._generator = numpy.random.default_rng(0)
+        self._zero_bytes: dict[int, bytes] = {}
+
+    def stand_in(self, array):
+        """Zero strides over immutable zero bytes: 1.3 us, where broadcast_to takes 5 (a
+        shadow is made on every large input of a non-saving op)."""
+        size = array.dtype.itemsize
+        zero = self._zero_bytes.get(size)
+        if zero is None:
+            zero = self._zero_bytes[size] = bytes(size)
+        return numpy.ndarray(array.shape, array.dtype, buffer=zero, strides=(0,) * array.ndim)
 
     def device_of(self, array) -> str:
         return "cpu"

@@ -128,3 +128,20 @@ def test_detach_in_place_cuts_the_history_whether_or_not_the_tensor_is_still_hel
         gc.collect()
     b.sum().backward()
     assert x.grad is None             # the same for small and large, held or dropped
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "bool"])
+def test_a_stand_in_holds_no_memory_and_cannot_be_written(device, dtype):
+    """What a freed edge keeps: the shape, dtype and device, one zero behind zero strides."""
+    from tinygrad_rnn.backends import backend_for
+    original = tg.zeros(3, 70, 40, device=device).to(dtype).data
+    backend = backend_for(original)
+    stand_in = backend.stand_in(original)
+    assert stand_in.shape == original.shape and stand_in.dtype == original.dtype
+    assert backend.device_of(stand_in) == backend.device_of(original)
+    assert set(stand_in.strides) == {0}
+    assert not backend.to_numpy(stand_in).any()
+    if hasattr(stand_in.flags, "writeable"):     # NumPy marks it read-only; CuPy has no flag
+        assert not stand_in.flags.writeable
+        with pytest.raises(ValueError):
+            stand_in[0, 0, 0] = 1

@@ -17,7 +17,6 @@ their values) and the outputs of ops whose VJP reads its output are always kept.
 """
 from __future__ import annotations
 
-import contextlib
 import weakref
 
 from .backends import backend_for
@@ -81,11 +80,7 @@ def shadow_of(x: Tensor) -> Shadow:
     known = _shadow_of_existing(x)
     if known is not None and known._node is x._node:
         return known
-    xp = backend_for(x.data).xp
-    device = getattr(x.data, "device", None)         # CuPy: the array's own GPU, not the current
-    with device if hasattr(device, "__enter__") else contextlib.nullcontext():
-        zero = xp.zeros((), dtype=x.data.dtype)
-    shadow = Shadow._make(xp.broadcast_to(zero, x.data.shape))
+    shadow = Shadow._make(backend_for(x.data).stand_in(x.data))
     shadow._origin, shadow._pinned = weakref.ref(x), (x if x._hooks or x._retains_grad else None)
     shadow._node, shadow.requires_grad, shadow.name = x._node, x.requires_grad, x.name
     _SHADOWS[id(x)] = shadow
