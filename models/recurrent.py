@@ -103,9 +103,7 @@ class RecurrentLayer(Module):
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, self.dropout)
         output = layer_input
-        # one layer, one direction: a view of the sweep's last step, not a copy
-        states = [values[0].unsqueeze(0) if len(values) == 1 else F.stack(values, 0)
-                  for values in finals]
+        states = [F.stack(values, 0) for values in finals]
         if not batched:
             output = output.squeeze(1)
             states = [s.squeeze(1) for s in states]
