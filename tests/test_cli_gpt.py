@@ -173,6 +173,20 @@ def test_gpt_has_its_own_training_defaults_and_flags_win(flags, expected):
         k: {**recurrent_defaults, "seq_len": 128}[k] for k in expected}
 
 
+def test_a_resumed_run_goes_on_to_its_own_total_unless_told_otherwise():
+    from tinygrad_rnn.cli import build_parser
+    from tinygrad_rnn.cli.charlm_checks import settings_of, total_steps
+    parse = lambda *flags: build_parser().parse_args(["train", "charlm", *flags])  # noqa: E731
+    assert total_steps(parse("--model", "gpt"), None) == 4000
+    assert total_steps(parse(), None) == 1000
+    first = parse("--model", "gpt", "--steps", "6000")
+    saved = {"config": {"architecture": "gpt"}, "settings": settings_of(first, None)}
+    assert total_steps(parse("--resume", "x"), saved) == 6000      # not the default 4000
+    assert total_steps(parse("--resume", "x", "--steps", "7000"), saved) == 7000
+    old = {"config": {"architecture": "gpt"}, "settings": {"seq_len": 64, "batch": 16}}
+    assert total_steps(parse("--resume", "x"), old) == 1000         # as it resumed before
+
+
 def test_the_gpt_schedule_warms_up_then_decays_to_a_tenth_at_the_last_step():
     import math
     from tinygrad_rnn.cli.charlm_checks import WarmupThen
@@ -234,6 +248,16 @@ def test_the_attention_grid_shows_the_gpt_s_own_weights():
         assert not np.triu(drawn, 1).any()             # causal: nothing from later symbols
 
 
+def test_a_dollar_sign_in_the_text_is_drawn_as_itself(tmp_path):
+    """matplotlib reads $...$ as TeX: tiny-shakespeare has $, and the grid must still draw."""
+    from tinygrad_rnn.cli.charlm_gpt import draw_gpt_attention
+    from tinygrad_rnn.models import GPT, Vocabulary
+    vocab = Vocabulary.from_text("a$b^$c")
+    model = GPT(len(vocab), context=8, width=8, layers=1, heads=2)
+    draw_gpt_attention(str(tmp_path / "dollars.png"), model, vocab, "a$b^$c", window=6)
+    assert (tmp_path / "dollars.png").stat().st_size > 1000
+
+
 def test_a_gpt_samples_from_windows_as_long_as_it_was_trained_on():
     from tinygrad_rnn.cli.charlm_gpt import sampling_options
     from tinygrad_rnn.models import GPT, CharLM
@@ -247,6 +271,19 @@ def test_a_gpt_samples_from_windows_as_long_as_it_was_trained_on():
 def test_each_gpt_pass_starts_its_windows_at_a_new_offset():
     from tinygrad_rnn.cli.charlm import pass_start
     gpt = {"seq_len": 64, "shifted_passes": True}
-    starts = [pass_start(gpt, p) for p in range(12)]
+    starts = [pass_start(gpt, p, row_length=10_000) for p in range(12)]
     assert starts[0] == 0 and all(0 <= s < 64 for s in starts) and len(set(starts)) == 12
-    assert {pass_start({"seq_len": 64, "shifted_passes": False}, p) for p in range(5)} == {0}
+    assert {pass_start({"seq_len": 64, "shifted_passes": False}, p, 10_000)
+            for p in range(5)} == {0}
+    # rows of 100 symbols hold one window of 64 and its targets from offsets 0 to 35 only
+    assert max(pass_start(gpt, p, row_length=100) for p in range(12)) == 35
+
+
+def test_a_gpt_trains_over_many_passes_of_a_text_barely_longer_than_its_windows(tmp_path):
+    corpus = tmp_path / "short.txt"     # rows of 100 symbols: pass 1 would start at offset 39
+    corpus.write_text(("to be or not to be that is the question\n" * 43)[:1790])
+    result = cli("train", "charlm", "--corpus", str(corpus), "--model", "gpt", "--layers", "1",
+                 "--heads", "2", "--width", "16", "--steps", "5", "--eval-every", "0",
+                 "--sample-every", "0", "--out", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    assert tg.load(tmp_path / "run" / "charlm.ckpt")["data"]["pass"] == 4

@@ -385,3 +385,20 @@ def test_original_gru_layer_runs_the_original_gru_cell_at_every_step(fused):
         h = cell(x[t], h)
         np.testing.assert_allclose(out[t].detach().numpy(), h.detach().numpy(), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(h_n[0].detach().numpy(), h.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("fused", [True, False])
+def test_final_states_are_their_own_arrays_as_in_torch(kind, fused):
+    """Editing h_n (or c_n) in place changes neither the output nor its backward: resetting a
+    finished sequence's state is common between windows."""
+    layer = {"lstm": LSTM, "gru": GRU, "rnn": RNN}[kind](4, 6, fused=fused)
+    x = tg.Tensor(np.random.default_rng(0).standard_normal((5, 3, 4)), requires_grad=True)
+    out, states = layer(x)
+    last = out.detach().numpy()[-1].copy()
+    with tg.no_grad():
+        for state in (states if kind == "lstm" else (states,)):
+            state.mul_(0.5)
+    np.testing.assert_array_equal(out.detach().numpy()[-1], last)
+    out.sum().backward()
+    assert x.grad is not None

@@ -378,3 +378,24 @@ def test_xavier_normal_and_the_basic_fills(device):
     assert init.zeros_(p) is p and p.tolist() == [0.0, 0.0] and p.version > 0
     with pytest.raises(ValueError, match="fan in and fan out"):
         init.xavier_uniform_(tg.zeros(4))
+
+
+def test_linear_takes_the_biases_and_sizes_torch_takes():
+    """A bias that broadcasts ((1,), (), (N, out)) is added as torch adds it; in_features 0
+    gives the bias alone; editing the bias in place after the call leaves backward working
+    (the VJP never reads it, as torch's addmm)."""
+    import tinygrad_rnn.functional as F
+    x, w = np.arange(6.0).reshape(2, 3), np.ones((4, 3))
+    for bias in (np.array([0.5]), np.array(0.5), np.arange(8.0).reshape(2, 4)):
+        got = F.linear(tg.Tensor(x), tg.Tensor(w), tg.Tensor(bias)).numpy()
+        np.testing.assert_allclose(got, x @ w.T + bias)
+    empty = F.linear(tg.ones(4, 0), tg.ones(3, 0), tg.Tensor(np.array([1.0, 2.0, 3.0])))
+    np.testing.assert_array_equal(empty.numpy(), np.tile([1.0, 2.0, 3.0], (4, 1)))
+    assert tg.nn.Linear(0, 3)(tg.ones(2, 0)).shape == (2, 3)
+    b = tg.Tensor(np.zeros(4), requires_grad=True)
+    moved = b * 1
+    y = F.linear(tg.Tensor(x, requires_grad=True), tg.Tensor(w), moved)
+    with tg.no_grad():
+        moved.mul_(2)
+    y.sum().backward()
+    np.testing.assert_array_equal(b.grad.numpy(), [2.0] * 4)

@@ -294,6 +294,8 @@ def test_item9_empty_reductions_are_nan():
     logits = Tensor(np.zeros((2, 3)), requires_grad=True)
     loss = F.cross_entropy(logits, tg.tensor([-100, -100]))
     assert math.isnan(loss.item())
+    loss.backward()                   # torch: NaN loss, zero gradient (nothing was counted)
+    np.testing.assert_array_equal(logits.grad.numpy(), np.zeros((2, 3)))
 
 
 # ----------------------------------------------------------------- 10: grad mode

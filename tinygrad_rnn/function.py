@@ -45,6 +45,7 @@ class Function:
                  "derived_from")
     name = "function"        # shown in the tape and in error messages
     saves_inputs = True      # backward reads the inputs' values (so in-place edits matter)
+    reads_inputs = None      # which of them, when not all (indices): the others may be edited
     uses_output = False      # backward reads the output's value
     may_view = False         # the output may share memory with input 0 (reshape, slicing, ...)
     formula = ""             # the VJP in words, for the tape and the graph drawings
@@ -160,6 +161,8 @@ class Function:
         ``label(y)`` names the entry as the tape printout numbers it (``%k``)."""
         if self.saves_inputs:
             for i, value in enumerate(self.inputs):
+                if self.reads_inputs is not None and i not in self.reads_inputs:
+                    continue
                 if isinstance(value, Tensor):
                     saved = self.versions[i] if self.versions is not None else 0
                     if value.version != saved:

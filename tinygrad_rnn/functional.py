@@ -79,8 +79,13 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x W^T + b, with W of shape (out_features, in_features) as PyTorch: one tape entry
-    (ops/linear.py)."""
-    return Linear().apply(x, weight) if bias is None else Linear().apply(x, weight, bias)
+    (ops/linear.py); a bias of another shape that broadcasts (torch allows (1,), (), (N, out))
+    is added after it."""
+    if bias is None:
+        return Linear().apply(x, weight)
+    if tuple(bias.shape) == tuple(weight.shape[:1]):
+        return Linear().apply(x, weight, bias)
+    return Linear().apply(x, weight) + bias
 
 
 def where(condition, a, b) -> Tensor:

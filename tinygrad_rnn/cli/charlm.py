@@ -64,7 +64,7 @@ def register_train(subcommands, common) -> None:
     p.add_argument("--steps", type=int, default=None,
                    help="total training steps, counted from the start of training: with "
                    "--resume, the step to stop at, not the number of further steps (default: "
-                   "1000; --model gpt: 4000)")
+                   "1000; --model gpt: 4000; with --resume, the resumed run's own total)")
     p.add_argument("--optimizer", default=None, choices=OPTIMIZERS, help="(default: adam)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: 0.002; --model gpt: 0.003)")
     p.add_argument("--lr-decay", type=float, default=None,
@@ -268,14 +268,16 @@ def _restore(run: dict, checkpoint: dict | None, device: str):
     return int(checkpoint["step"]), state, list(checkpoint.get("recent_losses") or [])
 
 
-def pass_start(settings: dict, pass_number: int) -> int:
-    """Where pass ``pass_number``'s first window starts in each row: 0 for the recurrent model
-    (its state runs on from window to window), and for the GPT (which sees each window whole,
-    alone) a new offset in [0, T) each pass after the first, the fractional parts of
-    pass * golden ratio: without it every pass would show it the very same windows."""
+def pass_start(settings: dict, pass_number: int, row_length: int) -> int:
+    """Where pass ``pass_number``'s first window starts in rows of ``row_length`` symbols: 0
+    for the recurrent model (its state runs on from window to window), and for the GPT (which
+    sees each window whole, alone) a new offset in [0, T) each pass after the first, the
+    fractional parts of pass * golden ratio: without it every pass would show it the very
+    same windows. Never so far in that no window (and its targets) fits."""
     if not settings.get("shifted_passes"):
         return 0
-    return int(settings["seq_len"] * ((pass_number * 0.6180339887498949) % 1.0))
+    T = settings["seq_len"]
+    return min(int(T * ((pass_number * 0.6180339887498949) % 1.0)), row_length - 1 - T)
 
 
 def _loop(args, run, step, state, losses, train_streams, val_streams, windows, prime,
@@ -283,7 +285,7 @@ def _loop(args, run, step, state, losses, train_streams, val_streams, windows, p
     from tqdm import tqdm
     model, settings, position = run["model"], run["settings"], run["position"]
     replicas = run["replicas"]
-    T = settings["seq_len"]
+    T, row_length = settings["seq_len"], train_streams.shape[1]
     val, saved_step = None, (step if checkpoint is not None and args.resume
                              and os.path.exists(ckpt_path)
                              and os.path.samefile(args.resume, ckpt_path) else None)
@@ -293,11 +295,11 @@ def _loop(args, run, step, state, losses, train_streams, val_streams, windows, p
     try:
         with StopSignals() as stop:
             while step < args.steps and not replicas.any_rank(stop.received is not None):
-                start = pass_start(settings, position["pass"])
+                start = pass_start(settings, position["pass"], row_length)
                 if position["window"] >= windows(start):    # one pass over the text done: again
                     position.update(window=0, **{"pass": position["pass"] + 1})
                     state = None
-                    start = pass_start(settings, position["pass"])
+                    start = pass_start(settings, position["pass"], row_length)
                 offset = start + position["window"] * T
                 x = train_streams[:, offset:offset + T]
                 y = train_streams[:, offset + 1:offset + T + 1]

@@ -139,6 +139,7 @@ def settings_of(args, checkpoint: dict | None) -> dict:
     # the cosine's length is the first run's --steps: a resumed run that goes on longer
     # continues at the floor instead of jumping back up
     settings["schedule_steps"] = saved.get("schedule_steps", args.steps)
+    settings["steps"] = args.steps       # this run's total: a resume without --steps goes on to it
     if settings["lr_schedule"] == "cosine" and (settings["lr_decay"] != 1.0
                                                 or settings["lr_decay_every"]):
         raise ValueError("--lr-decay and --lr-decay-every apply to --lr-schedule step; this "
@@ -148,9 +149,12 @@ def settings_of(args, checkpoint: dict | None) -> dict:
 
 
 def total_steps(args, checkpoint: dict | None) -> int:
-    """--steps, else the default of the architecture trained."""
+    """--steps; else, resuming, the total the checkpoint's run was going to (older checkpoints:
+    the old default, 1000); else the default of the architecture trained."""
     if args.steps is not None:
         return args.steps
+    if checkpoint is not None:
+        return int((checkpoint.get("settings") or {}).get("steps", STEPS["recurrent"]))
     return STEPS["gpt" if wants_gpt(args, checkpoint) else "recurrent"]
 
 

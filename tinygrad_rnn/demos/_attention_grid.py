@@ -13,6 +13,9 @@ def plot_attention_grid(path: str, maps, queries: list[str], keys: list[str], ti
     plt = pyplot(log)
     if plt is None:
         return None
+    # matplotlib reads text between two $ as TeX math: a text's own $ must stay a $
+    literal = lambda text: str(text).replace("$", r"\$")  # noqa: E731
+    queries, keys, title = [literal(q) for q in queries], [literal(k) for k in keys], literal(title)
     layers, heads = len(maps), maps[0].shape[0]
     side = max(2.2, 0.22 * max(len(queries), len(keys)))
     fig, axes = plt.subplots(layers, heads, figsize=(side * heads + 1.0, side * layers + 1.0),

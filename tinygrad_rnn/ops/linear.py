@@ -1,10 +1,17 @@
 """The affine map of nn.Linear as one tape entry (PyTorch's addmm): y = x W^T + b."""
 from __future__ import annotations
 
+import math
+
 from ..accumulate import ProductGrad, lazy_sums
 from ..errors import OpError
 from ..function import Function, needs_grad
 from . import constant, tangent_sum
+
+
+def _rows(a):
+    """(..., n) -> (rows, n), the rows counted (reshape(-1, 0) cannot infer them)."""
+    return a.reshape(math.prod(a.shape[:-1]), a.shape[-1])
 
 
 class Linear(Function):
@@ -14,6 +21,7 @@ class Linear(Function):
     product, and gW is one (out, rows) @ (rows, in) product, lazy in a first-order backward
     so that a W used by many calls sums its gradient in one matmul (accumulate.py)."""
     name, formula = "linear", "gx = gy @ W, gW = gy^T @ x, gb = sum(gy)"
+    reads_inputs = (0, 1)      # the VJP reads x and W, never b: editing b in place is fine
 
     def forward(self, x, weight, bias=None):
         if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
@@ -23,7 +31,7 @@ class Linear(Function):
         if bias is not None and tuple(bias.shape) != (weight.shape[0],):
             raise OpError(f"bias of shape {tuple(bias.shape)} for a weight of shape "
                           f"{tuple(weight.shape)}: it must be ({weight.shape[0]},)")
-        y = x.reshape(-1, x.shape[-1]) @ weight.T
+        y = _rows(x) @ weight.T
         if bias is not None:
             if y.dtype == bias.dtype:
                 y += bias          # y is this op's own new array
@@ -35,14 +43,12 @@ class Linear(Function):
         x, weight = self.inputs[:2]
         bias = self.inputs[2] if len(self.inputs) > 2 else None
         if lazy_sums():
-            rows_g = gy.data.reshape(-1, gy.shape[-1])
+            rows_g = _rows(gy.data)
             gx = constant((rows_g @ weight.data).reshape(x.shape)) if needs_grad(x) else None
-            gw = (ProductGrad(rows_g, x.data.reshape(-1, x.shape[-1])) if needs_grad(weight)
-                  else None)
+            gw = ProductGrad(rows_g, _rows(x.data)) if needs_grad(weight) else None
             gb = constant(rows_g.sum(axis=0)) if needs_grad(bias) else None
         else:    # create_graph, or tangents riding on gy: the same in differentiable ops
-            rows_x = x.reshape(-1, x.shape[-1])
-            rows_g = gy.reshape(-1, gy.shape[-1])
+            rows_x, rows_g = _rows(x), _rows(gy)
             gx = (rows_g @ weight).reshape(x.shape) if needs_grad(x) else None
             gw = rows_g.mT @ rows_x if needs_grad(weight) else None
             gb = rows_g.sum(axis=0) if needs_grad(bias) else None

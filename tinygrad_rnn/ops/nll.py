@@ -13,7 +13,8 @@ from . import constant, xp_of
 class NllLoss(Function):
     """loss_i = -c_i x[i, t_i];  mean: sum_i loss_i / sum_i c_i,  sum: sum_i loss_i,
     none: the loss_i themselves.
-    gx[i, c] = -c_i gy (/ sum_i c_i for mean) where c = t_i, else 0  (gy_i for none)."""
+    gx[i, c] = -c_i gy (/ sum_i c_i for mean) where c = t_i, else 0  (gy_i for none); with
+    every row ignored the mean is NaN and gx is 0 (torch's rule)."""
     __slots__ = ("rows", "targets", "row_weights", "reduction", "total")
     name, formula, saves_inputs = "nll_loss", "gx[i, t_i] = -c_i * gy / sum(c), 0 elsewhere", False
 
@@ -37,8 +38,10 @@ class NllLoss(Function):
     def _scatter(self, like, scale):
         """zeros like x with -c_i * scale at [i, t_i]: the Jacobian's one non-zero per row."""
         grad = xp_of(like).zeros(like.shape, dtype=like.dtype)
+        # every row ignored (total 0): the loss is NaN but the gradient 0, as torch's (a fully
+        # padded batch must not poison the weights)
         grad[self.rows, self.targets] = self.row_weights * (-scale / self.total if self.total
-                                                            else float("nan"))
+                                                            else 0.0)
         return grad
 
     def backward(self, gy, y):
