@@ -287,3 +287,35 @@ def test_a_gpt_trains_over_many_passes_of_a_text_barely_longer_than_its_windows(
                  "--sample-every", "0", "--out", str(tmp_path / "run"))
     assert result.returncode == 0, result.stderr
     assert tg.load(tmp_path / "run" / "charlm.ckpt")["data"]["pass"] == 4
+
+
+def test_the_training_loop_starts_each_pass_at_its_own_offset(tmp_path, monkeypatch):
+    """The windows a GPT trains on, recorded as the real step receives them: pass p's first
+    window begins at pass_start(p) in every row (the unit test above checks the offsets, this
+    one that the loop uses them)."""
+    import numpy as np
+    from tinygrad_rnn.cli import build_parser, charlm
+    corpus = tmp_path / "text.txt"
+    corpus.write_text("".join(chr(97 + i % 26) for i in range(3000)))
+    seen, real_step = [], charlm._train_step
+
+    def recording_step(run, x, y, state, clip):
+        seen.append((run["position"]["pass"], run["position"]["window"], x.numpy().copy()))
+        return real_step(run, x, y, state, clip)
+
+    monkeypatch.setattr(charlm, "_train_step", recording_step)
+    args = build_parser().parse_args(
+        ["train", "charlm", "--corpus", str(corpus), "--model", "gpt", "--layers", "1",
+         "--heads", "2", "--width", "8", "--context", "8", "--batch", "4", "--steps", "400",
+         "--eval-every", "0", "--sample-every", "0", "--checkpoint-every", "0",
+         "--out", str(tmp_path / "run")])
+    assert charlm.fit_charlm(args)["exit_code"] == 0
+    settings = {"seq_len": 8, "shifted_passes": True}
+    ids = np.array([ord(c) - 97 for c in corpus.read_text()])   # the vocabulary sorts: a..z
+    rows = ids[:int(len(ids) * 0.9) // 4 * 4].reshape(4, -1)
+    firsts = {p: x for p, w, x in seen if w == 0}
+    assert len(firsts) >= 4
+    for p, x in firsts.items():
+        start = charlm.pass_start(settings, p, rows.shape[1])
+        np.testing.assert_array_equal(x, rows[:, start:start + 8], err_msg=f"pass {p}")
+    assert len({charlm.pass_start(settings, p, rows.shape[1]) for p in firsts}) == len(firsts)

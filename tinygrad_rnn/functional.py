@@ -170,14 +170,16 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     return x * Tensor._make((keep / (1.0 - p)).astype(x.dtype))
 
 
+def _check_reduction(reduction: str, op: str) -> None:
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
 def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
+    _check_reduction(reduction, op)
     if reduction == "mean":
         return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    if reduction == "none":
-        return loss
-    raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return loss.sum() if reduction == "sum" else loss
 
 
 def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100,
@@ -286,8 +288,7 @@ def nll_loss(log_probs: Tensor, target, weight=None, ignore_index: int = -100,
 def _nll(log_probs, target, weight, ignore_index, reduction, op):
     flat = _classes_last(log_probs)
     weight = _class_weights(weight, log_probs)
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    _check_reduction(reduction, op)      # before the work: NllLoss takes it on trust
     picked, _, kept, target_shape = _kept(flat, target, weight, ignore_index, op)
     if weight is not None and weight.requires_grad:   # a learnt class weight: composed ops
         losses = -flat[backend_for(flat.data).xp.arange(flat.shape[0]), picked]

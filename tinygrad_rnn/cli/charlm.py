@@ -172,7 +172,7 @@ def train_charlm(args) -> int:
 
 def fit_charlm(args) -> dict:
     """Train as ``train charlm`` does; returns the exit code and the last validation loss."""
-    from tinygrad_rnn.models import GPT, CharLM, Vocabulary, batchify, window_count
+    from tinygrad_rnn.models import GPT, CharLM, Vocabulary, batchify
 
     check_train_arguments(args)
     check_gpt_arguments(args)
@@ -186,7 +186,8 @@ def fit_charlm(args) -> dict:
         checkpoint = None
         if args.resume:
             model, vocabulary, checkpoint = load_checkpoint(args.resume, device)
-            args.steps = total_steps(args, checkpoint)
+        args.steps = total_steps(args, checkpoint)
+        if checkpoint is not None:
             clashes = contradictions(args, checkpoint)
             if clashes:
                 raise ValueError("flags that contradict the checkpoint given to --resume: "
@@ -198,7 +199,6 @@ def fit_charlm(args) -> dict:
                                  f"{args.steps} is the total, counted from the start; nothing to "
                                  f"do (pass --steps {done + args.steps} to train {args.steps} "
                                  "more)")
-        args.steps = total_steps(args, checkpoint)
         settings = settings_of(args, checkpoint)
         replicas.check_batch(settings["batch"])
         if checkpoint is not None:
@@ -231,15 +231,14 @@ def fit_charlm(args) -> dict:
         val_streams = batchify(ids[cut:], val_rows, device) if args.eval_every else None
         step, state, losses = _restore(run, checkpoint, device)
         state = replicas.shard_state(state)
-        windows = lambda start: window_count(train_streams[:, start:], T)  # noqa: E731
 
         print(f"corpus {settings['corpus']!r}: {len(ids):,} symbols, vocabulary {len(vocabulary)};"
               f" model {describe(model.config)} on {args.chosen}; "
               f"{sum(p.numel() for p in model.parameters()):,} parameters"
               + (f"; resuming at step {step}" if checkpoint is not None else "")
               + replicas.describe(), flush=True)
-        return _loop(args, run, step, state, losses, train_streams, val_streams, windows,
-                     prime, ckpt_path, checkpoint)
+        return _loop(args, run, step, state, losses, train_streams, val_streams, prime,
+                     ckpt_path, checkpoint)
     finally:
         lock.release()
 
@@ -280,12 +279,18 @@ def pass_start(settings: dict, pass_number: int, row_length: int) -> int:
     return min(int(T * ((pass_number * 0.6180339887498949) % 1.0)), row_length - 1 - T)
 
 
-def _loop(args, run, step, state, losses, train_streams, val_streams, windows, prime,
-          ckpt_path, checkpoint) -> dict:
+def _loop(args, run, step, state, losses, train_streams, val_streams, prime, ckpt_path,
+          checkpoint) -> dict:
     from tqdm import tqdm
     model, settings, position = run["model"], run["settings"], run["position"]
     replicas = run["replicas"]
+    from tinygrad_rnn.models import window_count
     T, row_length = settings["seq_len"], train_streams.shape[1]
+
+    def pass_windows() -> tuple[int, int]:
+        """(where this pass's windows start, how many there are): once a pass, not a step"""
+        start = pass_start(settings, position["pass"], row_length)
+        return start, window_count(train_streams[:, start:], T)
     val, saved_step = None, (step if checkpoint is not None and args.resume
                              and os.path.exists(ckpt_path)
                              and os.path.samefile(args.resume, ckpt_path) else None)
@@ -294,12 +299,12 @@ def _loop(args, run, step, state, losses, train_streams, val_streams, windows, p
                     dynamic_ncols=True, mininterval=0.5, disable=not replicas.main)
     try:
         with StopSignals() as stop:
+            start, windows = pass_windows()
             while step < args.steps and not replicas.any_rank(stop.received is not None):
-                start = pass_start(settings, position["pass"], row_length)
-                if position["window"] >= windows(start):    # one pass over the text done: again
+                if position["window"] >= windows:    # one pass over the text done: again
                     position.update(window=0, **{"pass": position["pass"] + 1})
                     state = None
-                    start = pass_start(settings, position["pass"], row_length)
+                    start, windows = pass_windows()
                 offset = start + position["window"] * T
                 x = train_streams[:, offset:offset + T]
                 y = train_streams[:, offset + 1:offset + T + 1]

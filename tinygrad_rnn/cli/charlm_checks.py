@@ -71,9 +71,6 @@ def check_train_arguments(args) -> None:
     if args.embedding is not None and (args.cell or "").startswith("mut"):
         raise ValueError(f"--embedding does not apply to --cell {args.cell}: MUT cells add the "
                          "input to the state, so the embedding is --hidden wide")
-    if args.lr_schedule == "cosine" and (args.lr_decay not in (None, 1.0) or args.lr_decay_every):
-        raise ValueError("--lr-decay and --lr-decay-every apply to --lr-schedule step; "
-                         "--lr-schedule cosine decays from --lr to --lr/10 at --steps itself")
     if args.prime is not None and not args.prime:
         raise ValueError("--prime must hold at least one symbol")
 
@@ -127,15 +124,15 @@ def settings_of(args, checkpoint: dict | None) -> dict:
     for flag, default in {**OPTIMIZATION, **DATA, **TRAINING}.items():
         given = getattr(args, flag)
         settings[flag] = given if given is not None else saved.get(flag, default)
-    if wants_gpt(args, checkpoint) and not saved:   # a checkpoint keeps the settings it ran
+    new_gpt = wants_gpt(args, checkpoint) and not saved   # a checkpoint keeps what it ran
+    if new_gpt:
         context = args.context if args.context is not None else GPT_ARCHITECTURE["context"][1]
         for flag, default in GPT_TRAINING.items():
             if getattr(args, flag) is None:
                 settings[flag] = min(default, context) if flag == "seq_len" else default
     # a GPT cuts each pass into windows at a new offset (charlm.pass_start); older
     # checkpoints, without the key, did not
-    settings["shifted_passes"] = saved.get("shifted_passes",
-                                           wants_gpt(args, checkpoint) and not saved)
+    settings["shifted_passes"] = saved.get("shifted_passes", new_gpt)
     # the cosine's length is the first run's --steps: a resumed run that goes on longer
     # continues at the floor instead of jumping back up
     settings["schedule_steps"] = saved.get("schedule_steps", args.steps)
@@ -143,8 +140,8 @@ def settings_of(args, checkpoint: dict | None) -> dict:
     if settings["lr_schedule"] == "cosine" and (settings["lr_decay"] != 1.0
                                                 or settings["lr_decay_every"]):
         raise ValueError("--lr-decay and --lr-decay-every apply to --lr-schedule step; this "
-                         "run's schedule is cosine (--model gpt's default, or the checkpoint's), "
-                         "which decays from --lr to --lr/10 at --steps itself")
+                         "run's schedule is cosine (--lr-schedule cosine, --model gpt's default "
+                         "or the checkpoint's), which decays from --lr to --lr/10 at --steps")
     return settings
 
 
