@@ -69,7 +69,7 @@ class TinyStep:
 
     def __call__(self, x, y) -> float:
         T, B, _ = x.shape
-        out, _ = self.rnn(tg.Tensor(x))
+        out, _ = self.rnn(tg.from_numpy(x))   # shares x, as the torch step's from_numpy
         logits = self.out(out).reshape(T * B, VOCAB)
         loss = F.cross_entropy(logits, y.reshape(-1))
         loss.backward()

@@ -5,7 +5,7 @@ no profile is open.
 The source of each function is rewritten on its syntax tree, as if no profile could ever run:
 ``profiler = STATE.profiler`` goes, ``if profiler is None: A else: B`` becomes ``A``,
 ``if profiler is not None: B`` disappears, and ``... or STATE.profiler is not None`` loses its
-last clause. The result is compiled with the function's own module globals (a copy), so it
+last clause (in an ``if`` or an assignment). The result is compiled with the function's own module globals (a copy), so it
 runs exactly the code it was written as, minus those tests. It refuses if any mention of the
 profiler survives, so the reference is profiler-free or there is none.
 
@@ -62,6 +62,12 @@ class _StripProfiler(ast.NodeTransformer):
             self.aliases.update(t.id for t in node.targets if isinstance(t, ast.Name))
             self.removed += 1
             return None
+        if isinstance(node.value, ast.BoolOp):   # watched = a or b or STATE.profiler is not None
+            known = self._known(node.value)
+            if known is not None:
+                node.value = ast.Constant(known)
+            elif len(node.value.values) == 1:
+                node.value = node.value.values[0]
         return self.generic_visit(node)
 
     def visit_If(self, node):

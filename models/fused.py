@@ -30,12 +30,17 @@ back to the sweep but its output tensor.
 
 Output: one (K, T, B, H) array, K = 2 for the LSTM (h_t and c_t) and 1 otherwise, in time order;
 the layer takes y = out[0] and the final states out[k, last] as slices (the core accumulates the
-gradients of basic slices of one tensor into one buffer, so this costs one array, not three).
+gradients of basic slices of one tensor into one buffer, so this costs one array, not three; a
+loss on y alone hands the sweep y's gradient as it is, with no zeros for the rest:
+``accumulate.parts_of``). A backward that frees the graph (no retain_graph) writes d pre over
+the saved activations (step t reads them before it writes), as a hand-written BPTT reuses its
+buffers; the RNN writes it over XG's array.
 First-order only: the VJP is written on arrays; ``fused=False`` (the composed cells) is the path
 for gradients of gradients, and gives the same first-order gradients (tested).
 """
 from __future__ import annotations
 
+from tinygrad_rnn.accumulate import parts_of
 from tinygrad_rnn.backends import backend_for
 from tinygrad_rnn.errors import BackwardError
 from tinygrad_rnn.function import Function, needs_grad
@@ -54,6 +59,7 @@ class _Sweep(Function):
     __slots__ = ("reverse", "label", "steps", "saved", "state_norms")
     kinds = 1
     uses_output = True
+    takes_lazy_grad = True     # a loss on y = out[0] alone sends no zeros for the c_t part
     # what dL/dstate_t means at each step, for the drawings: an LSTM's c part is the gradient
     # from step t+1 only (c_t's path through h_t = o tanh(c_t) is inside the step's VJP)
     state_names: tuple = ("h_t",)
@@ -182,9 +188,12 @@ def step_name(t: int, label: str | None) -> str:
     return f"t={t}" if label is None else f"t={t}/{label}"
 
 
-def _carry(g, carry):
-    """dL/dh_t: the output's gradient plus what step t+1 sends back (read, never written)."""
-    return g if carry is None else g + carry
+def _carry(part, t: int, carry, xp, like):
+    """dL/dstate_t: the output's gradient at step t (``part``: (T, B, H), or None where no
+    gradient reached that output) plus what step t+1 sends back; read, never written."""
+    if part is None:
+        return carry if carry is not None else xp.zeros(like.shape, dtype=like.dtype)
+    return part[t] if carry is None else part[t] + carry
 
 
 class LSTMSweep(_Sweep):
@@ -208,12 +217,14 @@ class LSTMSweep(_Sweep):
         _first_order_only(self.name)
         acts, states = self.saved
         w_hh = self.inputs[2].data
-        xp, g = backend_for(acts).xp, gy.data
-        dpre = xp.empty_like(acts)
+        xp, (g_h, g_c) = backend_for(acts).xp, parts_of(gy, 2)
+        # step t reads acts[t] only, before it writes dpre[t]: one array can hold both
+        dpre = acts if STATE.overwrite_saved else xp.empty_like(acts)
         dh = dc = None
         for t, carry in self.backward_steps(acts.shape[0]):
             read, write = self.slots(t)
-            dh_t, dc_t = _carry(g[0, t], dh), _carry(g[1, t], dc)
+            dh_t = _carry(g_h, t, dh, xp, states[0, 0])
+            dc_t = _carry(g_c, t, dc, xp, states[1, 0])
             self.note_state_grads(t, dh_t, dc_t)
             dc = xp.empty_like(dh_t)
             lstm_pointwise_backward(acts[t], states[1, read], states[1, write], dh_t, dc_t,
@@ -249,13 +260,15 @@ class GRUSweep(_Sweep):
         _first_order_only(self.name)
         acts, hn, states = self.saved
         w_hh = self.inputs[2].data
-        xp, g = backend_for(acts).xp, gy.data
+        xp, (g,) = backend_for(acts).xp, parts_of(gy, 1)
         H = hn.shape[-1]
-        dxg, dhg = xp.empty_like(acts), xp.empty_like(acts)
+        # step t reads acts[t] only, before it writes dxg[t]: one array can hold both
+        dxg = acts if STATE.overwrite_saved else xp.empty_like(acts)
+        dhg = xp.empty_like(acts)
         dh = None
         for t, carry in self.backward_steps(acts.shape[0]):
             read, _ = self.slots(t)
-            dh_t = _carry(g[0, t], dh)
+            dh_t = _carry(g, t, dh, xp, hn[0])
             self.note_state_grads(t, dh_t)
             dh = xp.empty_like(dh_t)
             gru_pointwise_backward(acts[t], hn[t], states[0, read], dh_t, dxg[t],
@@ -309,7 +322,7 @@ class GRUOriginalSweep(_Sweep):
         _first_order_only(self.name)
         acts, q, states = self.saved
         w_hh = self.inputs[2].data
-        xp, g = backend_for(acts).xp, gy.data
+        xp, (g,) = backend_for(acts).xp, parts_of(gy, 1)
         H = q.shape[-1]
         w_rz, w_n = w_hh[:2 * H], w_hh[2 * H:]
         dxg = xp.empty_like(acts)
@@ -317,7 +330,7 @@ class GRUOriginalSweep(_Sweep):
         for t, carry in self.backward_steps(acts.shape[0]):
             read, _ = self.slots(t)
             h_prev = states[0, read]
-            dh_t = _carry(g[0, t], dh)
+            dh_t = _carry(g, t, dh, xp, h_prev)
             self.note_state_grads(t, dh_t)
             gru_original_backward(acts[t], h_prev, dh_t, dxg[t])
             dq = dxg[t, :, 2 * H:] @ w_n
@@ -336,7 +349,9 @@ class GRUOriginalSweep(_Sweep):
 
 class RNNSweep(_Sweep):
     """The Elman RNN over a sequence, h_t = tanh or relu of pre_t. Backward needs only the
-    states: d pre_t = dh_t (1 - h_t^2) (tanh) or dh_t [h_t > 0] (relu), so XG is not kept."""
+    states: d pre_t = dh_t (1 - h_t^2) (tanh) or dh_t [h_t > 0] (relu); XG's array is kept
+    as the place where backward writes d pre (its values are not needed), so BPTT touches no
+    new memory for it."""
     __slots__ = ("relu",)
     name = "rnn sweep"
     formula = "BPTT: dpre_t = dh_t phi'(h_t); dh_{t-1} = dpre_t W_hh; dW_hh = dPRE^T H"
@@ -353,19 +368,18 @@ class RNNSweep(_Sweep):
                 xp.maximum(step, 0, out=states[0, write])
             else:
                 xp.tanh(step, out=states[0, write])
-        self.saved = (states,)
+        self.saved = (pre, states)
         return self.outputs(states)
 
     def backward(self, gy, y):
         _first_order_only(self.name)
-        (states,) = self.saved
+        dpre, states = self.saved
         w_hh = self.inputs[2].data
-        xp, g = backend_for(states).xp, gy.data
+        xp, (g,) = backend_for(states).xp, parts_of(gy, 1)
         outputs = self.outputs(states)[0]
-        dpre = xp.empty_like(outputs)
         dh = None
         for t, carry in self.backward_steps(outputs.shape[0]):
-            dh_t = _carry(g[0, t], dh)
+            dh_t = _carry(g, t, dh, xp, outputs[0])
             self.note_state_grads(t, dh_t)
             h = outputs[t]
             if self.relu:

@@ -109,18 +109,21 @@ def gru_pointwise_backward(acts, hn, h_prev, dh, dxg_out, dhn_out, dh_prev_out) 
         dn_pre = dh (1-z)(1-n^2),  dz_pre = dh (h_{t-1} - n) z(1-z),  dr_pre = dn_pre hn r(1-r)
         dxg_out = [dr_pre, dz_pre, dn_pre],  dhn_out = dn_pre r,  dh_prev_out = dh z
 
-    (dh_prev_out is the direct path only; the caller adds the one through W_hh)."""
+    (dh_prev_out is the direct path only; the caller adds the one through W_hh). ``dxg_out``
+    may be ``acts`` itself: each column is read for the last time before its gradient is
+    written there."""
     kernel, xp = kernel_or_xp("gru_pointwise_backward", acts)
     if kernel is not None:
         return kernel(acts, hn, h_prev, dh, dxg_out, dhn_out, dh_prev_out)
     H = h_prev.shape[-1]
     r, z, n = acts[:, :H], acts[:, H:2 * H], acts[:, 2 * H:]
     dr, dz, dn = dxg_out[:, :H], dxg_out[:, H:2 * H], dxg_out[:, 2 * H:]
-    xp.multiply(dh * (1 - z), 1 - n * n, out=dn)
-    xp.multiply(dh * (h_prev - n), z * (1 - z), out=dz)
-    xp.multiply(dn * hn, r * (1 - r), out=dr)
-    xp.multiply(dn, r, out=dhn_out)
     xp.multiply(dh, z, out=dh_prev_out)
+    dh_not_z = dh * (1 - z)
+    xp.multiply(dh * (h_prev - n), z * (1 - z), out=dz)
+    xp.multiply(dh_not_z, 1 - n * n, out=dn)
+    xp.multiply(dn, r, out=dhn_out)
+    xp.multiply(dn * hn, r * (1 - r), out=dr)
 
 
 # ------------------------------------------ the original form's step on arrays (fused), in two

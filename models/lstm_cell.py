@@ -92,20 +92,23 @@ def lstm_pointwise_backward(gates, c_prev, c, dh, dc, dgates_out, dc_prev_out) -
         dc_t = dc + dh o (1 - tanh^2 c_t),   dc_{t-1} = dc_t f      -> dc_prev_out
         d pre = [dc_t g i(1-i), dc_t c_{t-1} f(1-f), dc_t i (1-g^2), dh tanh(c_t) o(1-o)]
                                                                      -> dgates_out (B, 4H)
-    """
+    ``dgates_out`` may be ``gates`` (each column is read before its gradient is written)."""
     kernel, xp = kernel_or_xp("lstm_pointwise_backward", gates)
     if kernel is not None:
         return kernel(gates, c_prev, c, dh, dc, dgates_out, dc_prev_out)
     # Products land in fresh contiguous temporaries and are written once into the strided
-    # gate columns: measured faster than chains of in-place ops on the strided views.
+    # gate columns: measured faster than chains of in-place ops on the strided views. Each
+    # column is read for the last time before its own gradient is written there, so
+    # ``dgates_out`` may be ``gates`` itself (the sweep's backward writes over its activations).
     H = c_prev.shape[-1]
     i, f, g, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
     tc = xp.tanh(c)
-    xp.multiply(dh * tc, o * (1 - o), out=dgates_out[:, 3 * H:])
     dct = dh * o
     dct *= 1 - tc * tc
     dct += dc
-    xp.multiply(dct * g, i * (1 - i), out=dgates_out[:, :H])
-    xp.multiply(dct * c_prev, f * (1 - f), out=dgates_out[:, H:2 * H])
-    xp.multiply(dct * i, 1 - g * g, out=dgates_out[:, 2 * H:3 * H])
+    xp.multiply(dh * tc, o * (1 - o), out=dgates_out[:, 3 * H:])
     xp.multiply(dct, f, out=dc_prev_out)
+    xp.multiply(dct * c_prev, f * (1 - f), out=dgates_out[:, H:2 * H])
+    dct_g = dct * g
+    xp.multiply(dct * i, 1 - g * g, out=dgates_out[:, 2 * H:3 * H])
+    xp.multiply(dct_g, i * (1 - i), out=dgates_out[:, :H])

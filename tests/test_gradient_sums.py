@@ -104,3 +104,67 @@ def test_product_gradients_join_into_blocks_of_one_matmul():
         assert isinstance(total, Sum) and len(total.products.pairs) == 6   # still one block
         got = finish(total).detach().numpy()
     np.testing.assert_allclose(got, sum(a.T @ g for a, g in pairs), rtol=1e-12)
+
+
+def test_parts_of_hands_over_one_part_without_the_zeros_of_the_others():
+    from tinygrad_rnn.accumulate import parts_of
+    values = tg.Tensor(np.arange(6.0).reshape(2, 3))
+    for index in (1, (1,), -2):
+        parts = parts_of(SliceGrad(index, (3, 2, 3), values), 3)
+        assert parts[0] is None and parts[2] is None and parts[1] is values.data, index
+    parts = parts_of(SliceGrad((2, 1), (3, 2, 3), tg.Tensor(np.ones(3))), 3)  # one step: dense
+    assert [p.tolist() for p in parts] == [[[0.0] * 3] * 2] * 2 + [[[0.0] * 3, [1.0] * 3]]
+    whole = tg.Tensor(np.arange(12.0).reshape(2, 2, 3))
+    assert [p.tolist() for p in parts_of(whole, 2)] == whole.numpy().tolist()
+
+
+def _softmax_minus_onehot(x, target, scale):
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    p[np.arange(len(target)), target] -= 1
+    return p * scale
+
+
+def test_cross_entropy_gradient_on_every_path_of_its_picked_entries():
+    """nll_loss hands log_softmax a lazy PickGrad (no zeros), and log_softmax writes its
+    gradient over its kept exponentials when the graph is freed after: the plain backward,
+    a retained one (twice: 2x), a hook on the log-probabilities (the picks made one array
+    first) and logits read by two losses (the picks added into a sum) all give the formula."""
+    import tinygrad_rnn.functional as F
+    rng = np.random.default_rng(3)
+    x, target = rng.standard_normal((7, 5)), rng.integers(0, 5, 7)
+    want = _softmax_minus_onehot(x, target, 1 / 7)
+
+    def run(twice=False, hook=False, other=None):
+        logits = tg.Tensor(x, requires_grad=True)
+        log_probs = F.log_softmax(logits, dim=1)
+        if hook:
+            log_probs.register_hook(lambda g: g)
+        loss = F.nll_loss(log_probs, target)
+        if other is not None:
+            loss = loss + (logits * tg.Tensor(other)).sum()
+        if twice:
+            loss.backward(retain_graph=True)
+        loss.backward()
+        return logits.grad.numpy()
+
+    np.testing.assert_allclose(run(), want, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(run(twice=True), 2 * want, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(run(hook=True), want, rtol=1e-12, atol=1e-15)
+    other = rng.standard_normal((7, 5))
+    np.testing.assert_allclose(run(other=other), want + other, rtol=1e-12, atol=1e-15)
+    for first in (True, False):     # log_probs read twice: the picks summed with a dense part
+        logits = tg.Tensor(x, requires_grad=True)
+        log_probs = F.log_softmax(logits, dim=1)
+        dense = lambda: (log_probs * tg.Tensor(other)).sum()  # noqa: E731
+        loss = dense() + F.nll_loss(log_probs, target) if first else \
+            F.nll_loss(log_probs, target) + dense()
+        loss.backward()
+        p = np.exp(x) / np.exp(x).sum(axis=1, keepdims=True)
+        through = other - p * other.sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(logits.grad.numpy(), want + through, rtol=1e-12, atol=1e-15)
+    logits = tg.Tensor(x, requires_grad=True)       # cross_entropy's own path, retained 3x
+    loss = F.cross_entropy(logits, target, reduction="sum")
+    for retain in (True, True, False):
+        loss.backward(retain_graph=retain)
+    np.testing.assert_allclose(logits.grad.numpy(), 3 * 7 * want, rtol=1e-12, atol=1e-15)

@@ -17,7 +17,10 @@ LAYERS = {"lstm": (LSTM, {}), "gru": (GRU, {}), "gru_original": (GRU, {"reset_af
           "rnn_tanh": (RNN, {}), "rnn_relu": (RNN, {"nonlinearity": "relu"})}
 
 
-def run(kind, fused, state_dict, x, h0, c0, weights, config, device="cpu"):
+def run(kind, fused, state_dict, x, h0, c0, weights, config, device="cpu", used=None,
+        twice=False):
+    """``used``: which of the outputs (output, h_n[, c_n]) the loss reads (all by default);
+    ``twice``: backward with retain_graph=True, then again (the gradients add up)."""
     cls, extra = LAYERS[kind]
     layer = cls(x.shape[-1], h0.shape[-1], fused=fused, dtype="float64", **extra, **config)
     layer.load_state_dict(state_dict)
@@ -31,13 +34,18 @@ def run(kind, fused, state_dict, x, h0, c0, weights, config, device="cpu"):
         out, h_n = layer(gx, gh)
         outputs = (out, h_n)
         leaves = leaves[:2]
-    loss = sum((o * tg.Tensor(w, device=device)).sum() for o, w in zip(outputs, weights))
+    used = used or (True,) * len(outputs)
+    loss = sum((o * tg.Tensor(w, device=device)).sum()
+               for o, w, use in zip(outputs, weights, used) if use)
+    if twice:
+        loss.backward(retain_graph=True)
     loss.backward()
-    grads = [t.grad.detach().numpy() for t in leaves] + [p.grad.detach().numpy() for p in layer.parameters()]
+    grads = [t.grad for t in leaves] + [p.grad for p in layer.parameters()]
+    grads = [None if g is None else g.detach().numpy() for g in grads]
     return [o.detach().numpy() for o in outputs], grads
 
 
-def compare(kind, T, B, I, H, config, seed, device="cpu"):
+def compare(kind, T, B, I, H, config, seed, device="cpu", used=None, twice=False):
     rng = np.random.default_rng(seed)
     cls, extra = LAYERS[kind]
     reference = cls(I, H, dtype="float64", **extra, **config)
@@ -49,9 +57,15 @@ def compare(kind, T, B, I, H, config, seed, device="cpu"):
     out_shape = (B, T, D * H) if config.get("batch_first") else (T, B, D * H)
     weights = [rng.standard_normal(out_shape), rng.standard_normal((L * D, B, H)),
                rng.standard_normal((L * D, B, H))][:3 if kind == "lstm" else 2]
-    fused_out, fused_grads = run(kind, True, state, x, h0, c0, weights, config, device)
-    comp_out, comp_grads = run(kind, False, state, x, h0, c0, weights, config, device)
+    fused_out, fused_grads = run(kind, True, state, x, h0, c0, weights, config, device, used,
+                                 twice)
+    comp_out, comp_grads = run(kind, False, state, x, h0, c0, weights, config, device, used)
+    if twice:
+        comp_grads = [None if g is None else 2 * g for g in comp_grads]
     for a, b in zip(fused_out + fused_grads, comp_out + comp_grads):
+        assert (a is None) == (b is None)
+        if a is None:
+            continue
         scale = max(np.abs(b).max(), 1e-300)
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12 * scale)
 
@@ -65,6 +79,40 @@ def test_fused_steps_match_composed_cells(kind, T, B, I, H, num_layers, bidirect
                                           batch_first, bias, seed):
     compare(kind, T, B, I, H, dict(num_layers=num_layers, bidirectional=bidirectional,
                                    batch_first=batch_first, bias=bias), seed)
+
+
+@settings(max_examples=60, deadline=None)
+@given(kind=st.sampled_from(list(LAYERS)), T=st.integers(1, 5), B=st.integers(1, 3),
+       H=st.integers(1, 4), bidirectional=st.booleans(),
+       used=st.tuples(st.booleans(), st.booleans(), st.booleans()).filter(any),
+       twice=st.booleans(), seed=st.integers(0, 2**16))
+def test_fused_gradients_when_the_loss_reads_some_outputs_or_backward_runs_twice(
+        kind, T, B, H, bidirectional, used, twice, seed):
+    """A loss on the output alone hands the sweep the one slice it read (no zeros for h_n or
+    c_n: accumulate.parts_of), a loss on h_n or c_n alone a slice of one step; a first
+    backward with retain_graph=True writes its gradients into new arrays and the second one
+    over the saved activations (STATE.overwrite_saved). Each against the composed cells."""
+    used = used if kind == "lstm" or any(used[:2]) else (True, False, False)
+    compare(kind, T, B, 2, H, dict(bidirectional=bidirectional), seed, used=used[:3 if kind ==
+                                                                                   "lstm" else 2],
+            twice=twice)
+
+
+def test_a_retained_fused_backward_leaves_the_saved_activations_as_they_were():
+    """With retain_graph=True the VJP must not write over what it saved: three backward calls
+    give three times one's gradients (the third one may write over them)."""
+    tg.manual_seed(0)
+    for layer in (LSTM(3, 4, dtype="float64"), GRU(3, 4, dtype="float64"),
+                  RNN(3, 4, dtype="float64")):
+        x = tg.randn(5, 2, 3, dtype="float64")
+        out, _ = layer(x)
+        loss = (out * out).sum()
+        loss.backward(retain_graph=True)
+        once = [p.grad.numpy().copy() for p in layer.parameters()]
+        loss.backward(retain_graph=True)
+        loss.backward()
+        for p, g in zip(layer.parameters(), once):
+            np.testing.assert_allclose(p.grad.numpy(), 3 * g, rtol=1e-12)
 
 
 @pytest.mark.parametrize("kind", list(LAYERS))
@@ -100,6 +148,11 @@ def test_lstm_pointwise_matches_the_equations(device):
     lstm_pointwise_backward(gates, put(c_prev), c_out, put(dh), put(dc), dgates, dcp)
     np.testing.assert_allclose(backend.to_numpy(dgates), dpre, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(backend.to_numpy(dcp), dc_prev, rtol=1e-12, atol=1e-15)
+    # the sweep's backward writes the gradients over the activations themselves
+    dcp = put(np.empty((B, H)))
+    lstm_pointwise_backward(gates, put(c_prev), c_out, put(dh), put(dc), gates, dcp)
+    np.testing.assert_allclose(backend.to_numpy(gates), dpre, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(backend.to_numpy(dcp), dc_prev, rtol=1e-12, atol=1e-15)
 
 
 def test_gru_pointwise_matches_the_equations(device):
@@ -121,5 +174,10 @@ def test_gru_pointwise_matches_the_equations(device):
     got_dxg, dhn, dh_prev = put(np.empty((B, 3 * H))), put(np.empty((B, H))), put(np.empty((B, H)))
     gru_pointwise_backward(acts, hn, put(h_prev), put(dh), got_dxg, dhn, dh_prev)
     np.testing.assert_allclose(backend.to_numpy(got_dxg), dxg, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(backend.to_numpy(dhn), dn * r, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(backend.to_numpy(dh_prev), dh * z, rtol=1e-12, atol=1e-15)
+    dhn, dh_prev = put(np.empty((B, H))), put(np.empty((B, H)))
+    gru_pointwise_backward(acts, hn, put(h_prev), put(dh), acts, dhn, dh_prev)  # over acts
+    np.testing.assert_allclose(backend.to_numpy(acts), dxg, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(backend.to_numpy(dhn), dn * r, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(backend.to_numpy(dh_prev), dh * z, rtol=1e-12, atol=1e-15)

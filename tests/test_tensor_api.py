@@ -192,3 +192,19 @@ def test_dropout_train_eval_and_seed():
     assert np.array_equal(a, b)
     kept = a != 0
     assert 0.65 < kept.mean() < 0.75 and np.allclose(a[kept], 1 / 0.7)
+
+
+def test_from_numpy_shares_the_array_as_torch_does():
+    a = np.arange(6.0).reshape(2, 3)
+    t = tg.from_numpy(a)
+    assert t.dtype == "float64" and t.shape == (2, 3) and t.device == "cpu"
+    a[0, 0] = 7.0
+    assert t[0, 0].item() == 7.0                 # the array's writes show in the tensor
+    t.data[1, 2] = -1.0
+    assert a[1, 2] == -1.0                       # and the tensor's in the array
+    for array in (np.arange(3), np.zeros(2, bool), np.ones((2, 2), np.float32)[:, 1]):
+        assert tg.from_numpy(array).dtype == str(array.dtype)
+    with pytest.raises(TypeError, match="from_numpy: expected a NumPy ndarray, got list"):
+        tg.from_numpy([1.0, 2.0])
+    with pytest.raises(TypeError, match="from_numpy: can't convert an array of dtype object"):
+        tg.from_numpy(np.array([None]))

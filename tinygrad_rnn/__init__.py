@@ -13,8 +13,8 @@ from .tensor import Tensor
 from . import function as _function  # noqa: F401  (defines the op base class)
 from .anomaly import detect_anomaly
 from .backends import cuda_available, get_rng_state, set_rng_state
-from .creation import (arange, eye, full, manual_seed, ones, ones_like, rand, randn, tensor,
-                       zeros, zeros_like)
+from .creation import (arange, eye, from_numpy, full, manual_seed, ones, ones_like, rand, randn,
+                       tensor, zeros, zeros_like)
 from .device import (bool_, float16, float32, float64, get_default_device, int32, int64,
                      set_default_device)
 from .engine import grad
@@ -103,7 +103,7 @@ __all__ = [
     "no_grad", "enable_grad", "inference_mode", "set_grad_enabled", "is_grad_enabled", "grad",
     "gradcheck", "gradgradcheck", "GradcheckError", "detect_anomaly",
     "OpError", "BackwardError", "AnomalyError",
-    "zeros", "ones", "full", "arange", "randn", "rand", "zeros_like", "ones_like", "eye",
+    "zeros", "ones", "full", "arange", "from_numpy", "randn", "rand", "zeros_like", "ones_like", "eye",
     "tensor", "manual_seed", "get_rng_state", "set_rng_state", "set_default_device", "get_default_device", "cuda_available",
     "float16", "float32", "float64", "int32", "int64", "bool_",
     "cat", "concat", "stack", "where", "maximum", "minimum", "exp", "log", "sqrt", "tanh",

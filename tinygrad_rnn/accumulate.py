@@ -1,9 +1,9 @@
 """How backward sums the gradients that flow into one tensor.
 
 A tensor read by k ops receives k gradients; the engine adds them up before the tensor's own
-VJP runs. Two things make the plain ``total = total + g`` costly, and both are fixed here, for
-every model, in first-order backward (with ``create_graph=True`` the sum stays made of tensor
-ops, so it is itself differentiable):
+VJP runs. The plain ``total = total + g`` is costly in the cases below, and each is fixed here,
+for every model, in first-order backward (with ``create_graph=True`` the sum stays made of
+tensor ops, so it is itself differentiable):
 
 * **slices.** The gradient of a basic slice x[index] is zeros(x.shape) with gy at index. A loop
   that reads x[0], ..., x[T-1] would make T zero-filled copies of x and add them: O(T^2) work
@@ -14,8 +14,13 @@ ops, so it is itself differentiable):
 * **a matrix used in many products.** W in x_t @ W at T time steps gets sum_t x_t^T g_t: T
   thin matmuls (inner size B) and T additions of a W-sized array. ``MatMul`` hands back a
   ``ProductGrad`` (the pair x_t, g_t) instead, and the sum stacks the pairs and runs
-  [x_1 .. x_T]^T [g_1 .. g_T], one matmul over all their rows (in blocks of ~8 MB, so the
+  [x_1 .. x_T]^T [g_1 .. g_T], one matmul over all their rows (in blocks of ~2 MB, so the
   pairs held at once stay small).
+* **one entry per row.** nll_loss's gradient is zero but for one entry a row: a ``PickGrad``.
+
+An entry whose VJP can read such a lazy gradient as it is says so (``takes_lazy_grad``): a
+fused sweep reads the part of its output a loss used (``parts_of``), log_softmax the picked
+entries, without the zeros around them. Everywhere else the engine makes it one array first.
 """
 from __future__ import annotations
 
@@ -47,6 +52,28 @@ class SliceGrad:
             return values.reshape(self.shape)          # a view: not ours to write into
         out = backend_for(values).xp.zeros(self.shape, dtype=values.dtype)
         out[self.index] = values
+        return out
+
+
+class PickGrad:
+    """zeros(shape) (N, C) with ``values[i]`` at [i, cols[i]]: the gradient of picking one
+    entry per row (nll_loss), kept lazy so that log_softmax's VJP, which reads the row sums of
+    its gy, adds it without making the zeros."""
+    __slots__ = ("cols", "shape", "values")
+
+    def __init__(self, cols, shape: tuple, values):
+        self.cols, self.shape, self.values = cols, shape, values
+
+    @property
+    def data(self):
+        return self.values
+
+    def rows(self):
+        return backend_for(self.values).xp.arange(self.shape[0])
+
+    def dense(self):
+        out = backend_for(self.values).xp.zeros(self.shape, dtype=self.values.dtype)
+        out[self.rows(), self.cols] = self.values
         return out
 
 
@@ -121,6 +148,11 @@ class Sum:
                 self.array[g.index] += values
                 return self
             g = g.dense()
+        elif isinstance(g, PickGrad):
+            if _fits(self.array, g.values) and self.array.shape == g.shape:
+                self.array[g.rows(), g.cols] += g.values     # one entry per row: no repeats
+                return self
+            g = g.dense()
         else:
             g = g.data
         self._add_array(g)
@@ -161,7 +193,7 @@ def add(total, g):
     if isinstance(total, ProductGrad):
         total = Sum(products=total)
     elif not isinstance(total, Sum):
-        base = total.dense() if isinstance(total, SliceGrad) else total.data
+        base = total.dense() if isinstance(total, (SliceGrad, PickGrad)) else total.data
         if owned(total):
             total = Sum(base)
         elif isinstance(g, Tensor):
@@ -177,12 +209,29 @@ def finish(total):
         return Tensor._make(total.result())
     if isinstance(total, ProductGrad):
         return Tensor._make(total.dense())
+    if isinstance(total, PickGrad):
+        return Tensor._make(total.dense())
     if isinstance(total, SliceGrad):
         if not lazy_sums():
             from .ops.shape import IndexAdd
             return IndexAdd(total.index, total.shape).apply(total.values)
         return Tensor._make(total.dense())
     return total
+
+
+def parts_of(gy, count: int) -> list:
+    """The gradient of an output made of ``count`` parts stacked along axis 0, as one array per
+    part, or None for a part no gradient reached. For an entry with ``takes_lazy_grad``, which
+    may get gy as a lazy sum: the SliceGrad of one whole part (y[k]) gives that part's values
+    alone, without the zeros of the other parts; anything else is made one array and split."""
+    if isinstance(gy, SliceGrad) and not gy.covers_all():
+        index = gy.index[0] if isinstance(gy.index, tuple) and len(gy.index) == 1 else gy.index
+        if type(index) is int and -count <= index < count:
+            parts = [None] * count
+            parts[index % count] = gy.values.data
+            return parts
+    whole = gy.data if isinstance(gy, Tensor) else finish(gy).data
+    return [whole[k] for k in range(count)]
 
 
 def lazy_sums() -> bool:
@@ -196,4 +245,4 @@ def owned(total) -> bool:
     """True when the finished total is an array nothing else refers to (no copy needed)."""
     if isinstance(total, SliceGrad):
         return not total.covers_all()
-    return isinstance(total, (Sum, ProductGrad))
+    return isinstance(total, (Sum, ProductGrad, PickGrad))

@@ -1,9 +1,10 @@
-"""Tensor factories (PyTorch's names): zeros, ones, full, arange, eye, randn, rand and the
-``*_like`` forms; ``manual_seed`` makes the random ones repeatable on every device. Each takes
-``name=`` (shown by ``tg.tape`` and the drawings), as ``Tensor(..., name=)`` does."""
+"""Tensor factories (PyTorch's names): zeros, ones, full, arange, eye, randn, rand, the
+``*_like`` forms and ``from_numpy``; ``manual_seed`` makes the random ones repeatable on every
+device. Each but from_numpy takes ``name=`` (shown by ``tg.tape`` and the drawings), as
+``Tensor(..., name=)`` does."""
 from __future__ import annotations
 
-from .backends import backend_for_device, manual_seed as _seed_backends
+from .backends import backend_for, backend_for_device, manual_seed as _seed_backends
 from .device import target_device
 from .tensor import Tensor, _shape_arg
 
@@ -101,6 +102,24 @@ def ones_like(x: Tensor, dtype=None, device=None, requires_grad: bool = False,
 def tensor(data, dtype=None, device=None, requires_grad: bool = False,
            name: str | None = None) -> Tensor:
     return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device, name=name)
+
+
+def from_numpy(array) -> Tensor:
+    """A CPU tensor over ``array``'s own memory, not a copy (``torch.from_numpy``): a write to
+    either shows in the other, and, as in torch, a write to the array is not seen by the
+    version checks of backward. For a batch handed to a model every step, it saves the copy
+    ``tg.tensor`` makes (and the fresh memory the copy touches)."""
+    try:
+        host = backend_for(array) is backend_for_device("cpu")
+    except TypeError:
+        host = False
+    if not host:
+        raise TypeError(f"from_numpy: expected a NumPy ndarray, got {type(array).__name__} "
+                        "(tg.tensor copies lists, scalars and GPU arrays)")
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"from_numpy: can't convert an array of dtype {array.dtype}; the "
+                        "supported kinds are bool, integers, floats and complex")
+    return Tensor._make(array)
 
 
 def manual_seed(seed: int) -> None:

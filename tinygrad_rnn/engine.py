@@ -49,10 +49,13 @@ def run_backward(roots: Sequence[Tensor], root_grads, retain_graph: bool = False
     profiler = STATE.profiler
     if profiler is not None:       # ops run by backward count as backward time, not as ops
         profiler.in_backward += 1
+    overwrite = STATE.overwrite_saved
+    STATE.overwrite_saved = not (retain_graph or create_graph)
     try:
         _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pending,
               leaf_grads, heap, observer, handed, stop_at_wanted)
     finally:
+        STATE.overwrite_saved = overwrite
         if collecting:
             gc.enable()
         if profiler is not None:
@@ -116,6 +119,10 @@ def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pend
 
 def _visit(roots, root_grads, create_graph, wanted_ids, found, pending, leaf_grads, heap,
            observer, handed, done, label, stop_at_wanted) -> None:
+    # where nothing needs to see gy as a tensor, an entry that takes lazy sums gets them as
+    # they are (a sweep reads the one slice of its output that a loss used, no zeros around it)
+    watched = create_graph or STATE.anomaly or STATE.profiler is not None
+    plain = not watched and observer is None
     with set_grad_enabled(create_graph):
         for root, grad in zip(roots, _root_gradients(roots, root_grads)):
             handed.add(id(grad))
@@ -124,8 +131,9 @@ def _visit(roots, root_grads, create_graph, wanted_ids, found, pending, leaf_gra
             _, y = heapq.heappop(heap)
             node = y._node
             gy = pending.pop(node)
-            if type(gy) is not Tensor:            # a lazy sum (accumulate.py)
-                gy = sums.finish(gy)
+            if type(gy) is not Tensor and not (node.takes_lazy_grad and plain and not y._hooks
+                                               and not y._retains_grad and id(y) not in wanted_ids):
+                gy = sums.finish(gy)              # a lazy sum (accumulate.py), made an array
             if node._edges is None:
                 raise _freed(node, y, label, roots)
             if y._hooks:
@@ -140,7 +148,7 @@ def _visit(roots, root_grads, create_graph, wanted_ids, found, pending, leaf_gra
                     continue
             if node.edit_stamp != STATE.inplace_edits:   # something was edited in place since
                 node.check_versions(y, label)
-            if create_graph or STATE.anomaly or STATE.profiler is not None:
+            if watched:
                 grads = _watched_vjp(node, gy, y, create_graph, label)
             else:                       # the hot path: nothing to mark, check or time
                 grads = node.backward(gy, y)

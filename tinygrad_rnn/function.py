@@ -47,6 +47,7 @@ class Function:
     saves_inputs = True      # backward reads the inputs' values (so in-place edits matter)
     reads_inputs = None      # which of them, when not all (indices): the others may be edited
     uses_output = False      # backward reads the output's value
+    takes_lazy_grad = False  # backward accepts gy as a lazy sum (accumulate.parts_of reads it)
     may_view = False         # the output may share memory with input 0 (reshape, slicing, ...)
     formula = ""             # the VJP in words, for the tape and the graph drawings
     forward_ad_hint = ""     # said when an op without a JVP meets forward mode

@@ -14,6 +14,10 @@ class RecordingState:
     forward_ad = None           # the open tg.forward_ad.dual_level (tangents are pushed while set)
     profiler = None             # the running tg.profile() (ops are timed while set)
     deriving = None             # ("tangent" | "backward", entry) while a JVP / recorded VJP runs
+    # True while a backward runs that frees the graph after it (no retain_graph, no
+    # create_graph): a VJP may then write its gradients over arrays it saved, which nothing
+    # reads again (the big VJPs do, as a hand-written backward reuses its buffers)
+    overwrite_saved: bool = False
 
 
 STATE = RecordingState()

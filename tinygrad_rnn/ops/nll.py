@@ -6,7 +6,7 @@ row whose target is ignored). The checks on targets and weights are functional.p
 from __future__ import annotations
 
 from ..function import Function
-from ..accumulate import lazy_sums as on_arrays
+from ..accumulate import PickGrad, lazy_sums as on_arrays
 from . import constant, xp_of
 
 
@@ -35,23 +35,21 @@ class NllLoss(Function):
         total = -picked.sum()
         return total / self.total if self.total else total * float("nan")
 
-    def _scatter(self, like, scale):
-        """zeros like x with -c_i * scale at [i, t_i]: the Jacobian's one non-zero per row."""
-        grad = xp_of(like).zeros(like.shape, dtype=like.dtype)
+    def _picked(self, like, scale):
+        """-c_i * scale, the Jacobian's one non-zero per row (at [i, t_i]), in x's dtype."""
         # every row ignored (total 0): the loss is NaN but the gradient 0, as torch's (a fully
         # padded batch must not poison the weights)
-        grad[self.rows, self.targets] = self.row_weights * (-scale / self.total if self.total
-                                                            else 0.0)
-        return grad
+        values = self.row_weights * (-scale / self.total if self.total else 0.0)
+        return values.astype(like.dtype, copy=False)
 
     def backward(self, gy, y):
         x = self.inputs[0]
-        if on_arrays():
-            return (constant(self._scatter(x.data, gy.data)),)
+        if on_arrays():   # lazy: log_softmax's VJP adds the picked entries without the zeros
+            return (PickGrad(self.targets, x.shape, self._picked(x.data, gy.data)),)
         # create_graph or forward-over-reverse: gx is linear in gy, the pattern a constant
         ones = xp_of(x.data).ones(self.rows.shape, dtype=x.dtype)
-        pattern = constant(self._scatter(x.data, ones))
-        return (pattern * (gy.unsqueeze(-1) if self.reduction == "none" else gy),)
+        pattern = PickGrad(self.targets, x.shape, self._picked(x.data, ones)).dense()
+        return (constant(pattern) * (gy.unsqueeze(-1) if self.reduction == "none" else gy),)
 
     def jvp(self, tangents, y):
         """ty = -sum_i c_i tx[i, t_i] (reduced as y)."""

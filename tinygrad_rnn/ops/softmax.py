@@ -1,8 +1,9 @@
 """softmax and log_softmax along an axis, each one tape entry with a stable forward."""
 from __future__ import annotations
 
-from ..accumulate import lazy_sums as on_arrays
+from ..accumulate import PickGrad, finish, lazy_sums as on_arrays
 from ..function import Function
+from ..state import STATE
 from . import constant, xp_of
 
 
@@ -39,9 +40,12 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
-    """y_i = x_i - m - log sum_j e^{x_j - m}.   gx = gy - e^y * sum_j gy_j."""
+    """y_i = x_i - m - log sum_j e^{x_j - m}.   gx = gy - e^y * sum_j gy_j.
+    After nll_loss, gy is zero but for w_i at [i, t_i] (a lazy PickGrad), so
+    gx = -e^y w_i, plus w_i at [i, t_i]: no zeros are made."""
     __slots__ = ("axis", "exps", "sums")
     name, formula, saves_inputs, uses_output = "log_softmax", "gx = gy - exp(y) * sum(gy)", False, True
+    takes_lazy_grad = True
 
     def __init__(self, axis: int = -1):
         self.axis = axis
@@ -59,12 +63,30 @@ class LogSoftmax(Function):
         return shifted
 
     def backward(self, gy, y):
+        if isinstance(gy, PickGrad) and y.ndim == 2 and self.axis in (1, -1):
+            return (constant(self._picked_grad(gy)),)
+        gy = finish(gy)        # another lazy sum: as one array
         if not on_arrays():
             return (gy - y.exp() * gy.sum(axis=self.axis, keepdims=True),)
         g = gy.data
-        grad = self.exps * (g.sum(axis=self.axis, keepdims=True) / self.sums)
+        grad = self._probs_times(g.sum(axis=self.axis, keepdims=True))
         xp_of(g).subtract(g, grad, out=grad)
         return (constant(grad),)
+
+    def _probs_times(self, row_factor):
+        """e^y * row_factor, written over the kept e^{x-m} when this backward frees the graph
+        (nothing reads them again), else into a new array."""
+        scale = row_factor / self.sums
+        if STATE.overwrite_saved:
+            self.exps *= scale
+            return self.exps
+        return self.exps * scale
+
+    def _picked_grad(self, gy: PickGrad):
+        w = gy.values
+        grad = self._probs_times(-w[:, None])
+        grad[gy.rows(), gy.cols] += w
+        return grad
 
     def release(self) -> None:
         super().release()
