@@ -142,6 +142,8 @@ class _Sweep(Function):
                 grads[b_ih] = Tensor._make(db_ih)
             if needs_grad(self.inputs[b_hh]):     # the same sum when both biases are added alike
                 grads[b_hh] = Tensor._make(db_ih.copy() if dhg is dxg else flat_h.sum(axis=0))
+        if STATE.overwrite_saved:     # the last read of what was saved: let it go now, not
+            self.saved = None         # when the whole backward ends
         return grads
 
     def step_name(self, t: int) -> str:

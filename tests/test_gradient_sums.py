@@ -168,3 +168,39 @@ def test_cross_entropy_gradient_on_every_path_of_its_picked_entries():
     for retain in (True, True, False):
         loss.backward(retain_graph=retain)
     np.testing.assert_allclose(logits.grad.numpy(), 3 * 7 * want, rtol=1e-12, atol=1e-15)
+
+
+def test_cross_entropy_logits_edited_in_place_after_the_loss():
+    """As torch (whose LogSoftmax keeps its output): the first-order gradient reads the kept
+    softmax, so editing the logits after the loss changes nothing; the paths that read the
+    logits' values (create_graph, tangents) refuse, naming the op."""
+    import tinygrad_rnn.functional as F
+    rng = np.random.default_rng(4)
+    x, target = rng.standard_normal((6, 4)), rng.integers(0, 4, 6)
+    leaf = tg.Tensor(x, requires_grad=True)
+    logits = leaf * 1.0
+    loss = F.cross_entropy(logits, target)
+    with tg.no_grad():
+        logits.add_(5.0)
+    loss.backward()
+    np.testing.assert_allclose(leaf.grad.numpy(), _softmax_minus_onehot(x, target, 1 / 6),
+                               rtol=1e-12, atol=1e-15)
+    logits = leaf * 1.0
+    loss = F.cross_entropy(logits, target)
+    with tg.no_grad():
+        logits.add_(5.0)
+    with pytest.raises(tg.BackwardError, match="cross_entropy: its input was modified in place"):
+        tg.grad(loss, leaf, create_graph=True)
+
+
+def test_a_product_of_many_rows_is_made_at_once_and_a_thin_one_waits():
+    """A lazy pair holds both of its arrays until backward ends; from EAGER_ROWS rows on the
+    product is one efficient matmul anyway, so it is made at once (a read-out's gradient and
+    input are not kept past the sweep)."""
+    from tinygrad_rnn.accumulate import EAGER_ROWS, ProductGrad, product_grad
+    rng = np.random.default_rng(5)
+    for rows, lazy in ((EAGER_ROWS - 1, True), (EAGER_ROWS, False)):
+        a, g = rng.standard_normal((rows, 3)), rng.standard_normal((rows, 2))
+        made = product_grad(a, g)
+        assert isinstance(made, ProductGrad) == lazy
+        np.testing.assert_allclose(finish(made).numpy(), a.T @ g, rtol=1e-12)

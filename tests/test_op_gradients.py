@@ -679,7 +679,7 @@ def _to_device(draw):
 
 # =============================================================== composites: losses, embedding
 
-def _np_cross_entropy(logits, target, ignore_index, reduction):
+def _np_cross_entropy(logits, target, ignore_index, reduction, weight=None):
     out_shape = np.shape(target)
     if logits.ndim == 1:
         logits, target = logits[None], np.reshape(target, (1,))
@@ -687,27 +687,52 @@ def _np_cross_entropy(logits, target, ignore_index, reduction):
         logits = np.moveaxis(logits, 1, -1).reshape(-1, logits.shape[1])
         target = np.reshape(target, -1)
     keep = target != ignore_index
-    picked = logits[np.arange(len(target)), np.where(keep, target, 0)]
-    losses = (_np_logsumexp(logits, axis=1) - picked) * keep
+    safe = np.where(keep, target, 0)
+    kept = keep if weight is None else keep * weight[safe]
+    picked = logits[np.arange(len(target)), safe]
+    losses = (_np_logsumexp(logits, axis=1) - picked) * kept
     if reduction == "mean":
-        return losses.sum() / keep.sum()
+        return losses.sum() / kept.sum()
     if reduction == "sum":
         return losses.sum()
     return losses.reshape(out_shape)
 
 
-@case("cross_entropy", ops=["LogSoftmax", "NllLoss"], smooth=True)
-@st.composite
-def _cross_entropy(draw):
-    layout = draw(st.sampled_from(["(C,)", "(N, C)", "(N, C, d)"]))
-    n, c, d = draw(SIDES), draw(NONEMPTY_SIDES.map(lambda v: v + 1)), draw(NONEMPTY_SIDES)
-    shape, target_shape = {"(C,)": ((c,), ()), "(N, C)": ((n, c), (n,)),
-                           "(N, C, d)": ((n, c, d), (n, d))}[layout]
+def _class_targets(draw, c: int, target_shape: tuple):
     ignore_index = draw(st.sampled_from([-100, -1, 1]))
     classes = st.integers(0, c - 1) | st.just(ignore_index)
     target = draw(hnp.arrays(np.int64, target_shape, elements=classes))
     reduction = draw(st.sampled_from(["mean", "sum", "none"]))
     assume(reduction != "mean" or (target != ignore_index).any())  # else NaN (test_item9_...)
+    return target, ignore_index, reduction
+
+
+@case("cross_entropy", ops=["CrossEntropy"], smooth=True)
+@st.composite
+def _cross_entropy(draw):
+    """(N, C) logits and class indices: the fused entry (log_softmax and nll_loss in one)."""
+    n, c = draw(SIDES), draw(NONEMPTY_SIDES.map(lambda v: v + 1))
+    target, ignore_index, reduction = _class_targets(draw, c, (n,))
+    weight = draw(st.none() | arrays((c,), 0.5, 2.0))
+    logits = draw(arrays((n, c), -3.0, 3.0))
+    note(f"logits {(n, c)}, target {target!r}, ignore_index={ignore_index}, weight={weight}, "
+         f"{reduction}")
+    return Example(
+        (logits,),
+        lambda dev: lambda x: F.cross_entropy(
+            x, on(dev, target), None if weight is None else on(dev, weight),
+            ignore_index=ignore_index, reduction=reduction),
+        lambda x: _np_cross_entropy(x, target, ignore_index, reduction, weight))
+
+
+@case("cross_entropy_other_layouts", ops=["LogSoftmax", "NllLoss"], smooth=True)
+@st.composite
+def _cross_entropy_other_layouts(draw):
+    """(C,) and (N, C, d) logits: log_softmax, then nll_loss."""
+    layout = draw(st.sampled_from(["(C,)", "(N, C, d)"]))
+    n, c, d = draw(SIDES), draw(NONEMPTY_SIDES.map(lambda v: v + 1)), draw(NONEMPTY_SIDES)
+    shape, target_shape = {"(C,)": ((c,), ()), "(N, C, d)": ((n, c, d), (n, d))}[layout]
+    target, ignore_index, reduction = _class_targets(draw, c, target_shape)
     logits = draw(arrays(shape, -3.0, 3.0))
     note(f"logits {shape}, target {target!r}, ignore_index={ignore_index}, {reduction}")
     return Example(
@@ -1044,12 +1069,13 @@ def _cross_entropy_extended(draw):
     mean over the kept targets' weight; probability targets -sum_c w_c q_c log p_c with
     q = (1 - eps) q + eps / C, the mean over the rows."""
     n, c = draw(NONEMPTY_SIDES), draw(NONEMPTY_SIDES.map(lambda v: v + 1))
-    eps = draw(st.sampled_from([0.0, 0.1, 0.5]))
+    probabilities = draw(st.booleans())
+    # class targets without smoothing are the fused entry's ("cross_entropy" above)
+    eps = draw(st.sampled_from([0.0, 0.1, 0.5] if probabilities else [0.1, 0.5]))
     weight = draw(st.none() | arrays((c,), 0.5, 2.0))
     reduction = draw(st.sampled_from(["mean", "sum", "none"]))
     x = draw(arrays((n, c), -3.0, 3.0))
     w = np.ones(c) if weight is None else weight
-    probabilities = draw(st.booleans())
     if probabilities:
         q = _np_softmax(draw(arrays((n, c))), 1)
         note(f"probabilities, eps={eps}, weight={weight}, {reduction}")

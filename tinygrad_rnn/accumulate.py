@@ -15,7 +15,8 @@ tensor ops, so it is itself differentiable):
   thin matmuls (inner size B) and T additions of a W-sized array. ``MatMul`` hands back a
   ``ProductGrad`` (the pair x_t, g_t) instead, and the sum stacks the pairs and runs
   [x_1 .. x_T]^T [g_1 .. g_T], one matmul over all their rows (in blocks of ~2 MB, so the
-  pairs held at once stay small).
+  pairs held at once stay small); a product of 256 rows or more is made at once
+  (``product_grad``).
 * **one entry per row.** nll_loss's gradient is zero but for one entry a row: a ``PickGrad``.
 
 An entry whose VJP can read such a lazy gradient as it is says so (``takes_lazy_grad``): a
@@ -121,6 +122,20 @@ class ProductGrad:
         a = xp.concatenate([a for a, _ in self.pairs])
         g = xp.concatenate([g for _, g in self.pairs])
         return a.T @ g
+
+
+# from this many rows on, a^T @ g is already one efficient matmul: computed at once, since a
+# lazy pair of large arrays would hold both until backward ends (a char-LM read-out's
+# (T*B, V) gradient and (T*B, H) input, ~0.8 MB at (32, 32, 128), kept past the sweep)
+EAGER_ROWS = 256
+
+
+def product_grad(a, g):
+    """The gradient a^T @ g of W in a @ W: lazy (``ProductGrad``) when a has few rows, so that
+    the thin products of a W used at many steps join into one matmul; at once otherwise."""
+    if a.shape[0] >= EAGER_ROWS:
+        return Tensor._make(a.T @ g)
+    return ProductGrad(a, g)
 
 
 class Sum:

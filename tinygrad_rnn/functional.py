@@ -12,6 +12,7 @@ from .backends import backend_for
 from .errors import OpError
 from .ops.elementwise import Gelu, Softplus, Where
 from .ops.linear import Linear
+from .ops.cross_entropy import CrossEntropy
 from .ops.nll import NllLoss
 from .ops.shape import Concat, Pad, Stack
 from .ops.softmax import LogSoftmax, Softmax
@@ -246,6 +247,15 @@ def _soft_cross_entropy(logits, target, weight, reduction, label_smoothing):
 
 
 def _class_cross_entropy(logits, target, weight, ignore_index, reduction, label_smoothing):
+    if logits.ndim == 2 and not label_smoothing and not (weight is not None and getattr(
+            weight, "requires_grad", False)):
+        # the common case, one entry (torch's graph has two: LogSoftmax, NllLoss)
+        weight = _class_weights(weight, logits)
+        _check_reduction(reduction, "cross_entropy")
+        picked, _, kept, target_shape = _kept(logits, target, weight, ignore_index,
+                                              "cross_entropy")
+        losses = CrossEntropy(picked, kept.data, reduction).apply(logits)
+        return losses.reshape(target_shape) if reduction == "none" else losses
     log_probs = log_softmax(logits, dim=1 if logits.ndim > 1 else 0)
     loss = _nll(log_probs, target, weight, ignore_index, reduction, "cross_entropy")
     if not label_smoothing:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from ..accumulate import ProductGrad, lazy_sums
+from ..accumulate import lazy_sums, product_grad
 from ..errors import OpError
 from ..function import Function, needs_grad
 from . import tangent_sum, unbroadcast
@@ -12,8 +12,9 @@ from . import tangent_sum, unbroadcast
 class MatMul(Function):
     """Y = A @ B.   gA = gY @ B^T,  gB = A^T @ gY  (over the last two axes, summed over
     broadcast batch axes). A 1-D A is a row vector, a 1-D B a column vector, as NumPy. In a
-    first-order backward a matrix B's gB stays lazy (``ProductGrad``), so that the gradients of
-    a B used in many products (W_hh at every time step) sum as one matmul (accumulate.py)."""
+    first-order backward a matrix B's gB stays lazy (``ProductGrad``) when A has few rows, so
+    that the gradients of a B used in many products (W_hh at every time step) sum as one
+    matmul (accumulate.py)."""
     name, formula = "matmul", "gA = gY @ B^T, gB = A^T @ gY"
 
     def forward(self, a, b):
@@ -44,7 +45,7 @@ class MatMul(Function):
             grad_a = unbroadcast(g2 @ b2.mT, a2).reshape(a.shape)
         if needs_grad(b):
             if a.ndim == 2 and b.ndim == 2 and lazy_sums():
-                grad_b = ProductGrad(a.data, gy.data)
+                grad_b = product_grad(a.data, gy.data)
             elif b2.ndim == 2 and a2.ndim > 2:
                 # a batch of rows times one matrix (Linear on a sequence): one
                 # (K, rows) @ (rows, N) product, not a stack of per-batch ones summed after

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from ..accumulate import ProductGrad, lazy_sums
+from ..accumulate import lazy_sums, product_grad
 from ..errors import OpError
 from ..function import Function, needs_grad
 from . import constant, tangent_sum
@@ -19,7 +19,8 @@ class Linear(Function):
     gx = gy W,  gW = sum over rows gy^T x,  gb = sum over rows gy.
     One entry, not three (transpose, matmul, add): the bias is added in place into the
     product, and gW is one (out, rows) @ (rows, in) product, lazy in a first-order backward
-    so that a W used by many calls sums its gradient in one matmul (accumulate.py)."""
+    when there are few rows, so that a W used by many calls sums its gradient in one matmul
+    (accumulate.py)."""
     name, formula = "linear", "gx = gy @ W, gW = gy^T @ x, gb = sum(gy)"
     reads_inputs = (0, 1)      # the VJP reads x and W, never b: editing b in place is fine
 
@@ -45,7 +46,7 @@ class Linear(Function):
         if lazy_sums():
             rows_g = _rows(gy.data)
             gx = constant((rows_g @ weight.data).reshape(x.shape)) if needs_grad(x) else None
-            gw = ProductGrad(rows_g, _rows(x.data)) if needs_grad(weight) else None
+            gw = product_grad(rows_g, _rows(x.data)) if needs_grad(weight) else None
             gb = constant(rows_g.sum(axis=0)) if needs_grad(bias) else None
         else:    # create_graph, or tangents riding on gy: the same in differentiable ops
             rows_x, rows_g = _rows(x), _rows(gy)

@@ -30,9 +30,13 @@ class NllLoss(Function):
     def forward(self, x):
         picked = x[self.rows, self.targets]
         picked *= self.row_weights     # the fancy index made a copy: safe to scale in place
+        return self._reduce(-picked)
+
+    def _reduce(self, losses):
+        """The weighted losses, reduced: kept, summed, or summed over the total weight."""
         if self.reduction == "none":
-            return -picked
-        total = -picked.sum()
+            return losses
+        total = losses.sum()
         return total / self.total if self.total else total * float("nan")
 
     def _picked(self, like, scale):

@@ -74,12 +74,13 @@ class LogSoftmax(Function):
         return (constant(grad),)
 
     def _probs_times(self, row_factor):
-        """e^y * row_factor, written over the kept e^{x-m} when this backward frees the graph
-        (nothing reads them again), else into a new array."""
+        """e^y * row_factor, written over the kept e^{x-m} (and let go of) when this backward
+        frees the graph (nothing reads them again), else into a new array."""
         scale = row_factor / self.sums
-        if STATE.overwrite_saved:
-            self.exps *= scale
-            return self.exps
+        if STATE.overwrite_saved:                 # written over and let go: it is gx now
+            exps, self.exps = self.exps, None
+            exps *= scale
+            return exps
         return self.exps * scale
 
     def _picked_grad(self, gy: PickGrad):

@@ -17,7 +17,7 @@ from .model import Graph
 # reshaping and slicing only; stack and concat stay (they show which steps' outputs are used)
 PLUMBING = {"reshape", "permute", "transpose", "getitem", "squeeze", "unsqueeze", "broadcast_to",
             "expand", "contiguous", "pad"}
-LOSS_OPS = {"log_softmax", "nll_loss", "getitem", "neg", "mul", "sum", "div", "mean", "reshape"}
+LOSS_OPS = {"cross_entropy", "log_softmax", "nll_loss", "getitem", "neg", "mul", "sum", "div", "mean", "reshape"}
 KEPT_STYLES = ("parameter", "input", "cut", "earlier", "seed")
 TITLES = [({"i_t", "f_t", "o_t"}, "LSTM cell"), ({"r_t", "z_t"}, "GRU cell"),
           ({"e_ij", "a_ij"}, "attention"), ({"h_t"}, "RNN cell")]
@@ -32,7 +32,8 @@ def _block(scope: str | None) -> str:
 
 def _loss_tail(graph: Graph) -> set:
     """The entries of a cross-entropy at the end of the graph: from each output back through
-    the loss's own ops down to its log_softmax (empty when there is none)."""
+    the loss's own ops down to its log_softmax, or its one cross_entropy entry (empty when there
+    is none)."""
     tail: set = set()
     for out in graph.outputs:
         chain, stack, found = set(), [out], False
@@ -44,7 +45,7 @@ def _loss_tail(graph: Graph) -> set:
             if graph.step_name.get(id(t)) is not None:
                 continue
             chain.add(id(t))
-            if node.name == "log_softmax":
+            if node.name in ("log_softmax", "cross_entropy"):
                 found = True
                 continue
             stack.extend(x for x in node.inputs if isinstance(x, Tensor))

@@ -1,0 +1,74 @@
+"""Cross-entropy of (N, C) logits and class indices as one tape entry: log_softmax and
+nll_loss fused, so the step keeps one (N, C) array (the softmax), not three (log-probabilities,
+e^{x-m}, the gradient), as a hand-written NumPy loss does."""
+from __future__ import annotations
+
+from ..accumulate import PickGrad, lazy_sums as on_arrays
+from ..errors import BackwardError
+from ..state import STATE
+from . import constant, xp_of
+from .nll import NllLoss
+
+
+class CrossEntropy(NllLoss):
+    """loss_i = c_i (log sum_j e^{x_ij} - x_{i,t_i}) = -c_i log softmax(x)_{i,t_i}, reduced as
+    nll_loss (c_i: the class weight of t_i, or 1; 0 where the target is ignored).
+    gx = (softmax(x) - onehot(t)) * c_i * gy / sum_i c_i  (mean; no division for sum, gy_i
+    for none). The softmax is kept for it, and a backward that frees the graph writes gx
+    over it."""
+    __slots__ = ("probs",)
+    name, formula = "cross_entropy", "gx = (softmax(x) - onehot(t)) * c * gy / sum(c)"
+    saves_inputs = True     # the create_graph VJP and the JVP differentiate softmax(x) itself
+    reads_inputs = ()       # the first-order VJP reads the kept softmax only: x may be edited
+
+    def forward(self, x):
+        xp = xp_of(x)
+        shifted = x - x.max(axis=1, keepdims=True)
+        picked = shifted[self.rows, self.targets]
+        sums = xp.exp(shifted, out=shifted).sum(axis=1)
+        shifted /= sums[:, None]
+        self.probs = shifted
+        return self._reduce((xp.log(sums) - picked) * self.row_weights)
+
+    def backward(self, gy, y):
+        x = self.inputs[0]
+        if on_arrays():
+            picked = self._picked(self.probs, gy.data)       # -c_i gy / sum(c), per row
+            if STATE.overwrite_saved:         # written over and let go: it is gx now
+                grad, self.probs = self.probs, None
+            else:
+                grad = self.probs.copy()
+            grad *= -picked[:, None]
+            grad[self.rows, self.targets] += picked
+            return (constant(grad),)
+        # create_graph, or tangents riding on gy: the same in differentiable ops of x
+        self._check_unedited(x)
+        per_row = self._picked(x.data, xp_of(x.data).ones(self.rows.shape, dtype=x.dtype))
+        onehot = PickGrad(self.targets, x.shape, per_row).dense()     # -c_i / sum(c) at t_i
+        gx = x.softmax(1) * constant(-per_row[:, None]) + constant(onehot)
+        return (gx * (gy.unsqueeze(-1) if self.reduction == "none" else gy),)
+
+    def jvp(self, tangents, y):
+        """ty_i = c_i (sum_j softmax(x)_ij tx_ij - tx_{i,t_i}), reduced as y."""
+        x, t = self.inputs[0], tangents[0]
+        self._check_unedited(x)
+        per_row = ((x.softmax(1) * t).sum(axis=1) - t[self.rows, self.targets]) * constant(
+            self.row_weights)
+        if self.reduction == "none":
+            return per_row
+        return per_row.sum() * (1 / self.total if self.total else float("nan"))
+
+    def _check_unedited(self, x) -> None:
+        """The paths that read x's values refuse an x edited in place since it was recorded
+        (the first-order one reads the softmax it kept, so an edit is fine there, as torch's
+        LogSoftmax keeps its output)."""
+        saved = self.versions[0] if self.versions is not None else 0
+        if x.version != saved:
+            raise BackwardError(
+                f"{self.name}: its input was modified in place after it was recorded (saved at "
+                f"version {saved}, now version {x.version}); a create_graph backward or a "
+                "tangent needs its values: clone the logits before changing them")
+
+    def release(self) -> None:
+        super().release()
+        self.probs = None
