@@ -204,3 +204,14 @@ def test_a_product_of_many_rows_is_made_at_once_and_a_thin_one_waits():
         made = product_grad(a, g)
         assert isinstance(made, ProductGrad) == lazy
         np.testing.assert_allclose(finish(made).numpy(), a.T @ g, rtol=1e-12)
+
+
+def test_cross_entropy_keeps_the_logits_dtype_whatever_the_weights():
+    import tinygrad_rnn.functional as F
+    x = tg.randn(4, 3, requires_grad=True)                      # float32
+    for reduction in ("mean", "sum", "none"):
+        loss = F.cross_entropy(x, np.array([0, 1, 2, 1]), weight=np.array([1.0, 2.0, 3.0]),
+                               reduction=reduction)
+        assert loss.dtype == "float32", reduction
+        loss.sum().backward()
+        assert x.grad.dtype == "float32"

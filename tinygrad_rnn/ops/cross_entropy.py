@@ -28,7 +28,10 @@ class CrossEntropy(NllLoss):
         sums = xp.exp(shifted, out=shifted).sum(axis=1)
         shifted /= sums[:, None]
         self.probs = shifted
-        return self._reduce((xp.log(sums) - picked) * self.row_weights)
+        losses = xp.log(sums)
+        losses -= picked
+        losses *= self.row_weights       # in place: the logits' dtype, whatever the weights'
+        return self._reduce(losses)
 
     def backward(self, gy, y):
         x = self.inputs[0]
