@@ -250,12 +250,8 @@ def _class_cross_entropy(logits, target, weight, ignore_index, reduction, label_
     if logits.ndim == 2 and not label_smoothing and not (weight is not None and getattr(
             weight, "requires_grad", False)):
         # the common case, one entry (torch's graph has two: LogSoftmax, NllLoss)
-        weight = _class_weights(weight, logits)
-        _check_reduction(reduction, "cross_entropy")
-        picked, _, kept, target_shape = _kept(logits, target, weight, ignore_index,
-                                              "cross_entropy")
-        losses = CrossEntropy(picked, kept.data, reduction).apply(logits)
-        return losses.reshape(target_shape) if reduction == "none" else losses
+        return _nll(logits, target, weight, ignore_index, reduction, "cross_entropy",
+                    CrossEntropy)
     log_probs = log_softmax(logits, dim=1 if logits.ndim > 1 else 0)
     loss = _nll(log_probs, target, weight, ignore_index, reduction, "cross_entropy")
     if not label_smoothing:
@@ -295,7 +291,9 @@ def nll_loss(log_probs: Tensor, target, weight=None, ignore_index: int = -100,
     return _nll(log_probs, target, weight, ignore_index, reduction, "nll_loss")
 
 
-def _nll(log_probs, target, weight, ignore_index, reduction, op):
+def _nll(log_probs, target, weight, ignore_index, reduction, op, entry=NllLoss):
+    """nll_loss's checks and entry; ``entry=CrossEntropy`` takes (N, C) logits instead of
+    log-probabilities (its callers keep a learnt class weight off that path)."""
     flat = _classes_last(log_probs)
     weight = _class_weights(weight, log_probs)
     _check_reduction(reduction, op)      # before the work: NllLoss takes it on trust
@@ -303,7 +301,7 @@ def _nll(log_probs, target, weight, ignore_index, reduction, op):
     if weight is not None and weight.requires_grad:   # a learnt class weight: composed ops
         losses = -flat[backend_for(flat.data).xp.arange(flat.shape[0]), picked]
         return _nll_reduce(losses, kept, kept, target_shape, reduction, op)
-    losses = NllLoss(picked, kept.data, reduction).apply(flat)
+    losses = entry(picked, kept.data, reduction).apply(flat)
     return losses.reshape(target_shape) if reduction == "none" else losses
 
 

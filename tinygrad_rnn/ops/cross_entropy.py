@@ -4,8 +4,9 @@ e^{x-m}, the gradient), as a hand-written NumPy loss does."""
 from __future__ import annotations
 
 from ..accumulate import PickGrad, lazy_sums as on_arrays
-from ..errors import BackwardError
+from ..function import _modified
 from ..state import STATE
+from ..tape import entry_label
 from . import constant, xp_of
 from .nll import NllLoss
 
@@ -45,7 +46,7 @@ class CrossEntropy(NllLoss):
             grad[self.rows, self.targets] += picked
             return (constant(grad),)
         # create_graph, or tangents riding on gy: the same in differentiable ops of x
-        self._check_unedited(x)
+        self._check_unedited(x, y)
         per_row = self._picked(x.data, xp_of(x.data).ones(self.rows.shape, dtype=x.dtype))
         onehot = PickGrad(self.targets, x.shape, per_row).dense()     # -c_i / sum(c) at t_i
         gx = x.softmax(1) * constant(-per_row[:, None]) + constant(onehot)
@@ -54,23 +55,20 @@ class CrossEntropy(NllLoss):
     def jvp(self, tangents, y):
         """ty_i = c_i (sum_j softmax(x)_ij tx_ij - tx_{i,t_i}), reduced as y."""
         x, t = self.inputs[0], tangents[0]
-        self._check_unedited(x)
+        self._check_unedited(x, y)
         per_row = ((x.softmax(1) * t).sum(axis=1) - t[self.rows, self.targets]) * constant(
             self.row_weights)
         if self.reduction == "none":
             return per_row
         return per_row.sum() * (1 / self.total if self.total else float("nan"))
 
-    def _check_unedited(self, x) -> None:
+    def _check_unedited(self, x, y) -> None:
         """The paths that read x's values refuse an x edited in place since it was recorded
         (the first-order one reads the softmax it kept, so an edit is fine there, as torch's
         LogSoftmax keeps its output)."""
         saved = self.versions[0] if self.versions is not None else 0
         if x.version != saved:
-            raise BackwardError(
-                f"{self.name}: its input was modified in place after it was recorded (saved at "
-                f"version {saved}, now version {x.version}); a create_graph backward or a "
-                "tangent needs its values: clone the logits before changing them")
+            raise _modified(self, entry_label(y, y), "input 0", saved, x.version)
 
     def release(self) -> None:
         super().release()
