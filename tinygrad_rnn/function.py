@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 
 from .backends import backend_for
-from .edges import SHADOW_MIN_ELEMENTS, live, shadowed
+from .edges import live, shadowed
 from .errors import OpError, describe
 from .state import STATE
 from .tensor import Tensor
@@ -110,14 +110,10 @@ class Function:
             if STATE.anomaly:
                 from .anomaly import check_forward
                 check_forward(self, out)
-            if not self.saves_inputs:     # inputs this VJP never reads need not stay alive
-                for value in inputs:          # inline, not a call: most such ops see small
-                    if (type(value) is Tensor and value._node is not None   # tensors only
-                            and value.data.size >= SHADOW_MIN_ELEMENTS):
-                        edges = shadowed(inputs)
-                        if edges is not None:
-                            self._edges, self._shadows = edges, True
-                        break
+            if not self.saves_inputs:
+                edges = shadowed(inputs)   # inputs this VJP never reads need not stay alive
+                if edges is not None:
+                    self._edges, self._shadows = edges, True
         elif STATE.anomaly:
             from .anomaly import check_forward
             self.site = None
