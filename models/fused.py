@@ -190,19 +190,13 @@ def step_name(t: int, label: str | None) -> str:
     return f"t={t}" if label is None else f"t={t}/{label}"
 
 
-def _carry(part, t: int, carry, xp, like):
+def _carry(part, t: int, carry, xp, like, out=None):
     """dL/dstate_t: the output's gradient at step t (``part``: (T, B, H), or None where no
-    gradient reached that output) plus what step t+1 sends back; read, never written."""
+    gradient reached that output) plus what step t+1 sends back; read, never written. A sum
+    goes into ``out`` when given (a buffer of like's shape), else into a fresh array."""
     if part is None:
         return carry if carry is not None else xp.zeros(like.shape, dtype=like.dtype)
-    return part[t] if carry is None else part[t] + carry
-
-
-def _carry_into(total, part, t: int, carry, xp):
-    """dL/dh_t as ``_carry``, written into ``total`` where it is a sum (no fresh array)."""
-    if part is None or carry is None:
-        return _carry(part, t, carry, xp, total)
-    return xp.add(part[t], carry, out=total)
+    return part[t] if carry is None else xp.add(part[t], carry, out=out)
 
 
 class LSTMSweep(_Sweep):
@@ -387,7 +381,7 @@ class RNNSweep(_Sweep):
         xp, (g,) = backend_for(states).xp, parts_of(gy, 1)
         h = self.outputs(states)[0]                  # h_t of every step, (T, B, H)
         # phi'(pre_t) of all steps in one pass, where d pre goes; each step then scales its
-        # rows by dh_t: two small ops a step where dh_t (1 - h_t^2) takes four
+        # rows by dh_t: one multiply a step where dh_t (1 - h_t^2) took three
         if self.relu:
             dpre[...] = h > 0
         else:
@@ -396,7 +390,7 @@ class RNNSweep(_Sweep):
         total = xp.empty(h.shape[1:], dtype=dpre.dtype)      # dh_t
         dh = None                                            # dL/dh_{t-1}, from step t
         for t, carry in self.backward_steps(h.shape[0]):
-            dh_t = _carry_into(total, g, t, dh, xp)
+            dh_t = _carry(g, t, dh, xp, total, out=total)
             self.note_state_grads(t, dh_t)
             dpre[t] *= dh_t
             # one buffer for every step's dh_{t-1} (dh_t is used up by now); the last is h_0's
