@@ -114,7 +114,7 @@ def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pend
         if not retain_graph and done:
             for node in done:
                 node.release()
-            _RELEASED[0] = max(_RELEASED[0], max(node.seq for node in done))
+            _RELEASED[0] = max(_RELEASED[0], done[0].seq)   # visited by decreasing seq
 
 
 def _visit(roots, root_grads, create_graph, wanted_ids, found, pending, leaf_grads, heap,

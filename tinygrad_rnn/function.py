@@ -176,7 +176,7 @@ class Function:
         saved nothing keeps its inputs (they are its graph edges), so backward through
         ``c = b + 1`` twice works as in torch."""
         if self.saves_inputs or self.uses_output:
-            self.inputs = None
+            self._edges, self._shadows = None, False
 
     def __repr__(self) -> str:
         return f"<{self.name} #{getattr(self, 'seq', '?')}>"
