@@ -101,7 +101,7 @@ class _Sweep(Function):
         """For each step in order, pre_t = XG[t] + h_{t-1} W_hh^T written over XG[t]; yields
         (pre_t, the slot step t reads, the slot it writes)."""
         scratch = xp.empty(xg.shape[1:], dtype=xg.dtype)
-        w_t = transposed(w_hh, xp)
+        w_t = transposed(w_hh, xp, *xg.shape[:2])
         for t in self.order(xg.shape[0]):
             read, write = self.slots(t)
             pre = xg[t]
@@ -190,14 +190,22 @@ def step_name(t: int, label: str | None) -> str:
     return f"t={t}" if label is None else f"t={t}/{label}"
 
 
-def transposed(w, xp):
-    """W^T as an array of its own, C-ordered. Each step multiplies a few rows h_{t-1} by W_hh^T,
-    and OpenBLAS does that faster from a C-ordered (H, G) matrix than from the transposed view
-    of the (G, H) weight: (64, 512) @ (512, 2048) takes 1.61 ms against 2.35, (32, 128) @
-    (128, 128) 18 us against 31 (OpenBLAS 0.3.31, one thread, a Xeon with AVX-512). One copy
-    per sweep pays for itself within a step or two. It is made in blocks of 128 rows: one
-    transposing copy of a (2048, 512) weight strides through memory and takes 9 ms, the
-    blocks 1.5."""
+# from this many steps on, with more than one row per step, a sweep copies W_hh^T (transposed)
+COPY_FROM_STEPS = 8
+
+
+def transposed(w, xp, steps: int, batch: int):
+    """W_hh^T for a sweep's T products h_{t-1} W_hh^T: a C-ordered copy of its own when the sweep
+    is long enough, else the transposed view. OpenBLAS multiplies several rows faster by a
+    C-ordered (H, G) matrix than by the transposed view of the (G, H) weight: (64, 512) @
+    (512, 2048) 2.1 ms against 2.4, (4, 512) @ (512, 2048) 0.68 against 1.18, (32, 128) @
+    (128, 128) 16 us against 29 (OpenBLAS 0.3.31, one thread, a Xeon with AVX-512); one row
+    (sampling) gains nothing. The copy costs 1.6 ms for a (2048, 512) weight, made in blocks of
+    128 rows (one transposing copy strides through memory and takes 9 ms): it pays for itself
+    after about 5 steps there, 2 for (512, 128); a one-step sweep of a (1, 65) input ran 4.8x
+    slower with it, so short sweeps and one-row batches keep the view."""
+    if steps < COPY_FROM_STEPS or batch < 2:
+        return w.T
     out = xp.empty(w.shape[::-1], dtype=w.dtype)
     for low in range(0, w.shape[0], 128):
         out[:, low:low + 128] = w[low:low + 128].T
@@ -263,7 +271,7 @@ class GRUSweep(_Sweep):
         xp, acts, states = self.start(x, w_ih, w_hh, (h0,), b_ih)
         hn = xp.empty(self.previous(states).shape, dtype=acts.dtype)     # (T, B, H)
         hg = xp.empty(acts.shape[1:], dtype=acts.dtype)
-        w_t = transposed(w_hh, xp)
+        w_t = transposed(w_hh, xp, *acts.shape[:2])
         for t in self.order(x.shape[0]):
             read, write = self.slots(t)
             xp.matmul(states[0, read], w_t, out=hg)
@@ -321,7 +329,7 @@ class GRUOriginalSweep(_Sweep):
         q = xp.empty(self.previous(states).shape, dtype=acts.dtype)      # (T, B, H)
         hg_rz = xp.empty((acts.shape[1], 2 * H), dtype=acts.dtype)
         hn = xp.empty((acts.shape[1], H), dtype=acts.dtype)
-        w_t = transposed(w_hh, xp)
+        w_t = transposed(w_hh, xp, *acts.shape[:2])
         w_rz, w_n = w_t[:, :2 * H], w_t[:, 2 * H:]
         for t in self.order(x.shape[0]):
             read, write = self.slots(t)

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 import tinygrad_rnn as tg
 from tinygrad_rnn.backends import backend_for_device
 from tinygrad_rnn.models import GRU, LSTM, RNN
-from tinygrad_rnn.models.fused import transposed
+from tinygrad_rnn.models.fused import COPY_FROM_STEPS, transposed
 from tinygrad_rnn.models.gru_cell import gru_pointwise, gru_pointwise_backward
 from tinygrad_rnn.models.lstm_cell import lstm_pointwise, lstm_pointwise_backward
 
@@ -101,10 +101,11 @@ def test_fused_gradients_when_the_loss_reads_some_outputs_or_backward_runs_twice
 
 @pytest.mark.parametrize("kind", list(LAYERS))
 def test_fused_matches_composed_when_w_hh_spans_several_blocks_of_its_transposed_copy(kind):
-    """The sweeps multiply by a C-ordered copy of W_hh^T made 128 rows of W_hh at a time
-    (fused.transposed); with G = gates * H above 128 a block left out would show here."""
+    """A sweep of COPY_FROM_STEPS steps or more, on two rows or more, multiplies by a C-ordered
+    copy of W_hh^T made 128 rows of W_hh at a time (fused.transposed); with G = gates * H
+    above 128 a block left out would show here."""
     H = 130 if kind.startswith("rnn") else 45
-    compare(kind, 3, 2, 3, H, dict(bidirectional=True), seed=2)
+    compare(kind, COPY_FROM_STEPS, 2, 3, H, dict(bidirectional=True), seed=2)
 
 
 @settings(max_examples=40, deadline=None)
@@ -112,9 +113,14 @@ def test_fused_matches_composed_when_w_hh_spans_several_blocks_of_its_transposed
        dtype=st.sampled_from(["float32", "float64"]))
 def test_the_transposed_copy_is_w_transposed_in_memory_of_its_own(rows, cols, dtype):
     w = np.random.default_rng(rows).standard_normal((rows, cols)).astype(dtype)
-    t = transposed(w, np)
+    t = transposed(w, np, COPY_FROM_STEPS, 2)
     assert t.flags.c_contiguous and t.dtype == w.dtype and not np.shares_memory(t, w)
     np.testing.assert_array_equal(t, w.T)
+    # a shorter sweep, or one row a step (sampling), keeps the view: the copy would not pay
+    for steps, batch in ((COPY_FROM_STEPS - 1, 2), (COPY_FROM_STEPS, 1)):
+        view = transposed(w, np, steps, batch)
+        assert np.shares_memory(view, w)
+        np.testing.assert_array_equal(view, w.T)
 
 
 def test_a_retained_fused_backward_leaves_the_saved_activations_as_they_were():
