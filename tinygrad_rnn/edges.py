@@ -60,17 +60,21 @@ _SHADOWS: "weakref.WeakValueDictionary[int, Shadow]" = weakref.WeakValueDictiona
 
 def shadowed(inputs: tuple):
     """``inputs`` with each large intermediate Tensor replaced by its shadow, or None when
-    there is none to replace. Large: at least SHADOW_MIN_ELEMENTS elements; intermediate: not
-    a leaf, and its maker's VJP does not read it as its output. Every add, reshape and slice
-    runs this, nearly always on small tensors, so a first plain loop tests only the size
-    (any(generator), or a helper call per input, cost more than that test)."""
+    there is none to replace. Every add, reshape and slice runs this, nearly always on small
+    tensors, so a first plain loop tests only the size, inline (any(generator), or a call of
+    _sheddable per input, cost more than that test); the whole test runs only when one is large."""
     for x in inputs:
         if type(x) is Tensor and x.data.size >= SHADOW_MIN_ELEMENTS:
             break
     else:
         return None
-    return tuple(shadow_of(x) if type(x) is Tensor and x.data.size >= SHADOW_MIN_ELEMENTS
-                 and x._node is not None and not x._node.uses_output else x for x in inputs)
+    return tuple(shadow_of(x) if _sheddable(x) else x for x in inputs)
+
+
+def _sheddable(x) -> bool:
+    """A large intermediate (not a leaf) whose maker's VJP does not read it as its output."""
+    return (type(x) is Tensor and x.data.size >= SHADOW_MIN_ELEMENTS and x._node is not None
+            and not x._node.uses_output)
 
 
 def shadow_of(x: Tensor) -> Shadow:
