@@ -25,12 +25,12 @@ def unbroadcast(grad: Tensor, like) -> Tensor:
 
     If y = f(broadcast(x)), then dL/dx sums dL/dy over every broadcast copy of x.
     """
-    shape = like.shape
-    if grad.shape == shape:
+    shape, grad_shape = like.data.shape, grad.data.shape   # not .shape: a property is a call
+    if grad_shape == shape:
         return grad
-    leading = grad.ndim - len(shape)
+    leading = len(grad_shape) - len(shape)
     axes = tuple(range(leading)) + tuple(
-        leading + i for i, size in enumerate(shape) if size == 1 and grad.shape[leading + i] != 1)
+        leading + i for i, size in enumerate(shape) if size == 1 and grad_shape[leading + i] != 1)
     summed = grad.sum(axis=axes, keepdims=True) if axes else grad
     return summed.reshape(shape) if summed.shape != shape else summed
 
