@@ -119,11 +119,11 @@ class _Sweep(Function):
         """Every input's gradient from dXG (T, B, G), dHG (the part through W_hh; the same array
         but for the GRU) and the carries into the initial states; ``dw_hh(flat_h, H)``, when
         given, computes W_hh's gradient (the original GRU's is not dHG^T H)."""
-        x, w_ih, w_hh = self.inputs[:3]
+        x, w_ih, w_hh = self.edges[:3]
         states = self.saved[-1]
         T, B, I = x.shape
         flat_x, flat_h = dxg.reshape(T * B, -1), dhg.reshape(T * B, -1)
-        grads = [None] * len(self.inputs)
+        grads = [None] * len(self.edges)
         if needs_grad(x):
             grads[0] = Tensor._make((flat_x @ w_ih.data).reshape(T, B, I))
         if needs_grad(w_ih):
@@ -133,14 +133,14 @@ class _Sweep(Function):
             grads[2] = Tensor._make(flat_h.T @ previous if dw_hh is None else dw_hh(flat_h,
                                                                                      previous))
         for k, carry in enumerate(carries):
-            if carry is not None and needs_grad(self.inputs[3 + k]):
+            if carry is not None and needs_grad(self.edges[3 + k]):
                 grads[3 + k] = Tensor._make(carry)
         if biases:
             b_ih, b_hh = 3 + self.kinds, 4 + self.kinds
             db_ih = flat_x.sum(axis=0)
-            if needs_grad(self.inputs[b_ih]):
+            if needs_grad(self.edges[b_ih]):
                 grads[b_ih] = Tensor._make(db_ih)
-            if needs_grad(self.inputs[b_hh]):     # the same sum when both biases are added alike
+            if needs_grad(self.edges[b_hh]):     # the same sum when both biases are added alike
                 grads[b_hh] = Tensor._make(db_ih.copy() if dhg is dxg else flat_h.sum(axis=0))
         if STATE.overwrite_saved:     # the last read of what was saved: let it go now, not
             self.saved = None         # when the whole backward ends
@@ -173,7 +173,7 @@ class _Sweep(Function):
 
     def backward_steps(self, T: int) -> list:
         """(t, whether dL/dh_{t-1} is needed) from the sweep's last step to its first."""
-        initial = any(needs_grad(s) for s in self.inputs[3:3 + self.kinds])
+        initial = any(needs_grad(s) for s in self.edges[3:3 + self.kinds])
         return [(t, k < T - 1 or initial) for k, t in enumerate(reversed(self.order(T)))]
 
 
@@ -241,7 +241,7 @@ class LSTMSweep(_Sweep):
     def backward(self, gy, y):
         _first_order_only(self.name)
         acts, states = self.saved
-        w_hh = self.inputs[2].data
+        w_hh = self.edges[2].data
         xp, (g_h, g_c) = backend_for(acts).xp, parts_of(gy, 2)
         # step t reads acts[t] only, before it writes dpre[t]: one array can hold both
         dpre = acts if STATE.overwrite_saved else xp.empty_like(acts)
@@ -255,7 +255,7 @@ class LSTMSweep(_Sweep):
             lstm_pointwise_backward(acts[t], states[1, read], states[1, write], dh_t, dc_t,
                                     dpre[t], dc)
             dh = dpre[t] @ w_hh if carry else None
-        return self.input_grads(dpre, dpre, (dh, dc), self.inputs[5:])
+        return self.input_grads(dpre, dpre, (dh, dc), self.edges[5:])
 
 
 class GRUSweep(_Sweep):
@@ -284,7 +284,7 @@ class GRUSweep(_Sweep):
     def backward(self, gy, y):
         _first_order_only(self.name)
         acts, hn, states = self.saved
-        w_hh = self.inputs[2].data
+        w_hh = self.edges[2].data
         xp, (g,) = backend_for(acts).xp, parts_of(gy, 1)
         H = hn.shape[-1]
         # step t reads acts[t] only, before it writes dxg[t]: one array can hold both
@@ -301,7 +301,7 @@ class GRUSweep(_Sweep):
             dhg[t, :, :2 * H] = dxg[t, :, :2 * H]
             if carry:
                 dh += dhg[t] @ w_hh
-        return self.input_grads(dxg, dhg, (dh,), self.inputs[4:])
+        return self.input_grads(dxg, dhg, (dh,), self.edges[4:])
 
 
 class GRUOriginalSweep(_Sweep):
@@ -347,7 +347,7 @@ class GRUOriginalSweep(_Sweep):
     def backward(self, gy, y):
         _first_order_only(self.name)
         acts, q, states = self.saved
-        w_hh = self.inputs[2].data
+        w_hh = self.edges[2].data
         xp, (g,) = backend_for(acts).xp, parts_of(gy, 1)
         H = q.shape[-1]
         w_rz, w_n = w_hh[:2 * H], w_hh[2 * H:]
@@ -370,7 +370,7 @@ class GRUOriginalSweep(_Sweep):
             xp.matmul(flat[:, :2 * H].T, previous, out=dw[:2 * H])
             xp.matmul(flat[:, 2 * H:].T, q.reshape(previous.shape), out=dw[2 * H:])
             return dw
-        return self.input_grads(dxg, dxg, (dh,), self.inputs[4:], dw_hh)
+        return self.input_grads(dxg, dxg, (dh,), self.edges[4:], dw_hh)
 
 
 class RNNSweep(_Sweep):
@@ -400,7 +400,7 @@ class RNNSweep(_Sweep):
     def backward(self, gy, y):
         _first_order_only(self.name)
         dpre, states = self.saved
-        w_hh = self.inputs[2].data
+        w_hh = self.edges[2].data
         xp, (g,) = backend_for(states).xp, parts_of(gy, 1)
         h = self.outputs(states)[0]                  # h_t of every step, (T, B, H)
         # phi'(pre_t) of all steps in one pass, where d pre goes; each step then scales its
@@ -418,7 +418,7 @@ class RNNSweep(_Sweep):
             dpre[t] *= dh_t
             # one buffer for every step's dh_{t-1} (dh_t is used up by now); the last is h_0's
             dh = xp.matmul(dpre[t], w_hh, out=dh) if carry else None
-        return self.input_grads(dpre, dpre, (dh,), self.inputs[4:])
+        return self.input_grads(dpre, dpre, (dh,), self.edges[4:])
 
 
 # Forward mode (tg.forward_ad): a sweep has no JVP; the composed cells have.

@@ -9,7 +9,8 @@ torch, whose edges point to grad_fns and not to tensors, holds 7.
 
 So such an entry holds a *shadow* of each large intermediate input: a tensor of the same
 shape, dtype, device, name and history (``_node``) whose data is a zero-strided view of one
-zero (no memory), with a weak reference back to the original. ``Function.inputs`` hands out
+zero (no memory), with a weak reference back to the original. The entry's VJP reads the
+shadow itself (``Function.edges``); ``Function.inputs`` hands out
 the original while anything else keeps it alive (the user, an entry that saved it), so hooks,
 ``retain_grad``, ``tg.grad`` and the drawings see the very tensor; once nothing else holds
 it, its values are freed and the shadow stands in. Leaves, small tensors (the drawings show

@@ -134,7 +134,7 @@ def _visit(roots, root_grads, create_graph, wanted_ids, found, pending, leaf_gra
             if type(gy) is not Tensor and not (node.takes_lazy_grad and plain and not y._hooks
                                                and not y._retains_grad and id(y) not in wanted_ids):
                 gy = sums.finish(gy)              # a lazy sum (accumulate.py), made an array
-            if node._edges is None:
+            if node.edges is None:
                 raise _freed(node, y, label, roots)
             if y._hooks:
                 gy = y._run_hooks(gy)
@@ -152,7 +152,7 @@ def _visit(roots, root_grads, create_graph, wanted_ids, found, pending, leaf_gra
                 grads = _watched_vjp(node, gy, y, create_graph, label)
             else:                       # the hot path: nothing to mark, check or time
                 grads = node.backward(gy, y)
-            for x, gx in zip(live(node._edges) if node._shadows else node._edges, grads):
+            for x, gx in zip(live(node.edges) if node._shadows else node.edges, grads):
                 if gx is not None and isinstance(x, Tensor):
                     if x._previous is not None:   # rebased by an in-place op since recorded
                         x = _history_at(x, _saved_version(node, x))

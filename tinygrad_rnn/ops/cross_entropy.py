@@ -35,7 +35,7 @@ class CrossEntropy(NllLoss):
         return self._reduce(losses)
 
     def backward(self, gy, y):
-        x = self.inputs[0]
+        x = self.edges[0]
         if on_arrays():
             picked = self._picked(self.probs, gy.data)       # -c_i gy / sum(c), per row
             if STATE.overwrite_saved:         # written over and let go: it is gx now
@@ -54,7 +54,7 @@ class CrossEntropy(NllLoss):
 
     def jvp(self, tangents, y):
         """ty_i = c_i (sum_j softmax(x)_ij tx_ij - tx_{i,t_i}), reduced as y."""
-        x, t = self.inputs[0], tangents[0]
+        x, t = self.edges[0], tangents[0]
         self._check_unedited(x, y)
         per_row = ((x.softmax(1) * t).sum(axis=1) - t[self.rows, self.targets]) * constant(
             self.row_weights)

@@ -22,7 +22,7 @@ class Add(Function):
         return _float_result(out, a, b) if out.dtype.char == "d" else out
 
     def backward(self, gy, y):
-        a, b = self.inputs
+        a, b = self.edges
         return (unbroadcast(gy, a) if needs_grad(a) else None,
                 unbroadcast(gy, b) if needs_grad(b) else None)
 
@@ -40,7 +40,7 @@ class Sub(Function):
         return _float_result(out, a, b) if out.dtype.char == "d" else out
 
     def backward(self, gy, y):
-        a, b = self.inputs
+        a, b = self.edges
         return (unbroadcast(gy, a) if needs_grad(a) else None,
                 unbroadcast(-gy, b) if needs_grad(b) else None)
 
@@ -59,13 +59,13 @@ class Mul(Function):
         return _float_result(out, a, b) if out.dtype.char == "d" else out
 
     def backward(self, gy, y):
-        a, b = self.inputs
+        a, b = self.edges
         return (unbroadcast(gy * b, a) if needs_grad(a) else None,
                 unbroadcast(gy * a, b) if needs_grad(b) else None)
 
     def jvp(self, tangents, y):
         """ty = ta * b + a * tb."""
-        (a, b), (ta, tb) = self.inputs, tangents
+        (a, b), (ta, tb) = self.edges, tangents
         return tangent_sum(times(ta, b), times(tb, a))
 
 
@@ -78,13 +78,13 @@ class Div(Function):
         return _float_result(out, a, b) if out.dtype.char == "d" else out
 
     def backward(self, gy, y):
-        a, b = self.inputs
+        a, b = self.edges
         return (unbroadcast(gy / b, a) if needs_grad(a) else None,
                 unbroadcast(-gy * a / (b * b), b) if needs_grad(b) else None)
 
     def jvp(self, tangents, y):
         """ty = (ta - tb * y) / b."""
-        (a, b), (ta, tb) = self.inputs, tangents
+        (a, b), (ta, tb) = self.edges, tangents
         return tangent_sum(ta, times(tb, -y)) / b
 
 
@@ -98,7 +98,7 @@ class Pow(Function):
         return _float_result(out, a, b) if out.dtype.char == "d" else out
 
     def backward(self, gy, y):
-        a, b = self.inputs
+        a, b = self.edges
         da, db = self.partials(y, needs_grad(a), needs_grad(b))
         return (None if da is None else unbroadcast(gy * da, a),
                 None if db is None else unbroadcast(gy * db, b))
@@ -111,7 +111,7 @@ class Pow(Function):
 
     def partials(self, y, of_a: bool, of_b: bool):
         """dy/da = b * a^(b-1) and dy/db = y * ln(a), with torch's values at a = 0."""
-        a, b = self.inputs
+        a, b = self.edges
         da = db = None
         if of_a:
             if _is_number(b):
@@ -199,11 +199,11 @@ class Log(Function):
         return _float_result(out, x) if out.dtype.char == "d" else out
 
     def backward(self, gy, y):
-        return (gy / self.inputs[0],)
+        return (gy / self.edges[0],)
 
     def jvp(self, tangents, y):
         """ty = tx / x."""
-        return tangents[0] / self.inputs[0]
+        return tangents[0] / self.edges[0]
 
 
 class Sqrt(Function):
@@ -262,11 +262,11 @@ class Relu(Function):
         return xp_of(x).maximum(x, 0)
 
     def backward(self, gy, y):
-        return (gy * constant(self.inputs[0].data > 0),)
+        return (gy * constant(self.edges[0].data > 0),)
 
     def jvp(self, tangents, y):
         """ty = tx * [x > 0]."""
-        return tangents[0] * constant(self.inputs[0].data > 0)
+        return tangents[0] * constant(self.edges[0].data > 0)
 
 
 class Softplus(Function):
@@ -278,11 +278,11 @@ class Softplus(Function):
         return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))
 
     def backward(self, gy, y):
-        return (gy * self.inputs[0].sigmoid(),)
+        return (gy * self.edges[0].sigmoid(),)
 
     def jvp(self, tangents, y):
         """ty = tx * sigmoid(x)."""
-        return tangents[0] * self.inputs[0].sigmoid()
+        return tangents[0] * self.edges[0].sigmoid()
 
 
 class Abs(Function):
@@ -293,12 +293,12 @@ class Abs(Function):
         return xp_of(x).abs(x)
 
     def backward(self, gy, y):
-        x = self.inputs[0].data
+        x = self.edges[0].data
         return (gy * constant(xp_of(x).sign(x)),)
 
     def jvp(self, tangents, y):
         """ty = tx * sign(x)."""
-        x = self.inputs[0].data
+        x = self.edges[0].data
         return tangents[0] * constant(xp_of(x).sign(x))
 
 
@@ -311,11 +311,11 @@ class Sin(Function):
         return _float_result(out, x) if out.dtype.char == "d" else out
 
     def backward(self, gy, y):
-        return (gy * self.inputs[0].cos(),)
+        return (gy * self.edges[0].cos(),)
 
     def jvp(self, tangents, y):
         """ty = tx * cos(x)."""
-        return tangents[0] * self.inputs[0].cos()
+        return tangents[0] * self.edges[0].cos()
 
 
 class Cos(Function):
@@ -327,11 +327,11 @@ class Cos(Function):
         return _float_result(out, x) if out.dtype.char == "d" else out
 
     def backward(self, gy, y):
-        return (-gy * self.inputs[0].sin(),)
+        return (-gy * self.edges[0].sin(),)
 
     def jvp(self, tangents, y):
         """ty = -tx * sin(x)."""
-        return -tangents[0] * self.inputs[0].sin()
+        return -tangents[0] * self.edges[0].sin()
 
 
 class Maximum(Function):
@@ -342,7 +342,7 @@ class Maximum(Function):
         return xp_of(a).maximum(a, b)
 
     def backward(self, gy, y):
-        a, b = self.inputs
+        a, b = self.edges
         a_wins = a.data > b.data
         share_a = constant((a_wins + 0.5 * (a.data == b.data)).astype(gy.dtype))
         return (unbroadcast(gy * share_a, a) if needs_grad(a) else None,
@@ -350,7 +350,7 @@ class Maximum(Function):
 
     def jvp(self, tangents, y):
         """ty = ta * [a > b] + tb * [b > a]  (ties: half of each)."""
-        (a, b), (ta, tb) = self.inputs, tangents
+        (a, b), (ta, tb) = self.edges, tangents
         share_a = constant(((a.data > b.data) + 0.5 * (a.data == b.data)).astype(y.dtype))
         return tangent_sum(times(ta, share_a), times(tb, 1 - share_a))
 
@@ -363,14 +363,14 @@ class Minimum(Function):
         return xp_of(a).minimum(a, b)
 
     def backward(self, gy, y):
-        a, b = self.inputs
+        a, b = self.edges
         share_a = constant(((a.data < b.data) + 0.5 * (a.data == b.data)).astype(gy.dtype))
         return (unbroadcast(gy * share_a, a) if needs_grad(a) else None,
                 unbroadcast(gy * (1 - share_a), b) if needs_grad(b) else None)
 
     def jvp(self, tangents, y):
         """ty = ta * [a < b] + tb * [b < a]  (ties: half of each)."""
-        (a, b), (ta, tb) = self.inputs, tangents
+        (a, b), (ta, tb) = self.edges, tangents
         share_a = constant(((a.data < b.data) + 0.5 * (a.data == b.data)).astype(y.dtype))
         return tangent_sum(times(ta, share_a), times(tb, 1 - share_a))
 
@@ -392,7 +392,7 @@ class Clamp(Function):
         return xp_of(x).clip(x, self.low, self.high)
 
     def backward(self, gy, y):
-        x = self.inputs[0].data
+        x = self.edges[0].data
         inside = x == x
         if self.low is not None:
             inside &= x >= self.low
@@ -417,7 +417,7 @@ class Where(Function):
         return xp_of(self.condition).where(self.condition, a, b)
 
     def backward(self, gy, y):
-        a, b = self.inputs
+        a, b = self.edges
         zero = 0.0
         return (unbroadcast(Where(self.condition).apply(gy, zero), a) if needs_grad(a) else None,
                 unbroadcast(Where(self.condition).apply(zero, gy), b) if needs_grad(b) else None)
@@ -437,11 +437,11 @@ class Log1p(Function):
         return _float_result(out, x) if out.dtype.char == "d" else out
 
     def backward(self, gy, y):
-        return (gy / (self.inputs[0] + 1),)
+        return (gy / (self.edges[0] + 1),)
 
     def jvp(self, tangents, y):
         """ty = tx / (1 + x)."""
-        return tangents[0] / (self.inputs[0] + 1)
+        return tangents[0] / (self.edges[0] + 1)
 
 
 class Expm1(Function):
@@ -492,7 +492,7 @@ class Gelu(Function):
         return _float_result(out, x) if out.dtype.char == "d" else out
 
     def backward(self, gy, y):
-        x = self.inputs[0]
+        x = self.edges[0]
         if not on_arrays():   # create_graph, or tangents riding on gy (forward over reverse)
             return (gy * self._slope(x),)
         xp, data = xp_of(x.data), x.data
@@ -511,7 +511,7 @@ class Gelu(Function):
 
     def jvp(self, tangents, y):
         """ty = tx * (Phi(x) + x phi(x))."""
-        return tangents[0] * self._slope(self.inputs[0])
+        return tangents[0] * self._slope(self.edges[0])
 
     def release(self) -> None:
         super().release()
@@ -527,7 +527,7 @@ class Erf(Function):
         return backend_for(x).erf(x)
 
     def backward(self, gy, y):
-        x = self.inputs[0]
+        x = self.edges[0]
         return (gy * (-(x * x)).exp() * (2 / math.sqrt(math.pi)),)
 
     def jvp(self, tangents, y):

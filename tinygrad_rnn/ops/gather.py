@@ -55,7 +55,7 @@ class Gather(Function):
         return x[_positions(self.index, self.dim)]
 
     def backward(self, gy, y):
-        x = self.inputs[0]
+        x = self.edges[0]
         zeros = constant(xp_of(gy.data).zeros(x.shape, dtype=gy.dtype))
         return (ScatterAdd(self.dim, self.index).apply(zeros, gy),)
 
@@ -87,7 +87,7 @@ class ScatterAdd(Function):
         return out
 
     def backward(self, gy, y):
-        x, src = self.inputs
+        x, src = self.edges
         grad_src = None
         if needs_grad(src):
             grad_src = Gather(self.dim, self.index).apply(gy)
@@ -99,7 +99,7 @@ class ScatterAdd(Function):
 
     def jvp(self, tangents, y):
         """ty = scatter_add(tx, dim, index, tsrc) (linear in x and src)."""
-        (x, src), (tx, tsrc) = self.inputs, tangents
+        (x, src), (tx, tsrc) = self.edges, tangents
         if tsrc is None:
             return tx
         return ScatterAdd(self.dim, self.index).apply(zeros_for(tx, x), tsrc)

@@ -32,7 +32,7 @@ class MatMul(Function):
         return a @ b
 
     def backward(self, gy, y):
-        a, b = self.inputs
+        a, b = self.edges
         a2 = a.reshape(1, a.shape[0]) if a.ndim == 1 else a
         b2 = b.reshape(b.shape[0], 1) if b.ndim == 1 else b
         g2 = gy
@@ -58,6 +58,6 @@ class MatMul(Function):
 
     def jvp(self, tangents, y):
         """tY = tA @ B + A @ tB."""
-        (a, b), (ta, tb) = self.inputs, tangents
+        (a, b), (ta, tb) = self.edges, tangents
         return tangent_sum(None if ta is None else MatMul().apply(ta, b),
                            None if tb is None else MatMul().apply(a, tb))

@@ -41,8 +41,8 @@ class Linear(Function):
         return y.reshape(x.shape[:-1] + (weight.shape[0],))
 
     def backward(self, gy, y):
-        x, weight = self.inputs[:2]
-        bias = self.inputs[2] if len(self.inputs) > 2 else None
+        x, weight = self.edges[:2]
+        bias = self.edges[2] if len(self.edges) > 2 else None
         if lazy_sums():
             rows_g = _rows(gy.data)
             gx = constant((rows_g @ weight.data).reshape(x.shape)) if needs_grad(x) else None
@@ -57,7 +57,7 @@ class Linear(Function):
 
     def jvp(self, tangents, y):
         """ty = tx W^T + x tW^T + tb."""
-        x, weight = self.inputs[:2]
+        x, weight = self.edges[:2]
         tx, tw = tangents[:2]
         tb = tangents[2] if len(tangents) > 2 else None
         return tangent_sum(None if tx is None else Linear().apply(tx, weight),

@@ -23,7 +23,7 @@ class ToDevice(Function):
         return target.asarray(x, device=self.device)
 
     def backward(self, gy, y):
-        return (gy.to(self.inputs[0].device),)
+        return (gy.to(self.edges[0].device),)
 
     def jvp(self, tangents, y):
         """ty = tx copied to ``device``."""
@@ -45,7 +45,7 @@ class Cast(Function):
         return x.astype(self.dtype)
 
     def backward(self, gy, y):
-        x = self.inputs[0]
+        x = self.edges[0]
         return (gy.to(str(x.dtype)) if x.dtype.kind in "fc" else None,)
 
     def jvp(self, tangents, y):

@@ -47,7 +47,7 @@ class NllLoss(Function):
         return values.astype(like.dtype, copy=False)
 
     def backward(self, gy, y):
-        x = self.inputs[0]
+        x = self.edges[0]
         if on_arrays():   # lazy: log_softmax's VJP adds the picked entries without the zeros
             return (PickGrad(self.targets, x.shape, self._picked(x.data, gy.data)),)
         # create_graph or forward-over-reverse: gx is linear in gy, the pattern a constant

@@ -54,7 +54,7 @@ class Sum(Function):
         return x.sum(axis=self.axis, keepdims=self.keepdims)
 
     def backward(self, gy, y):
-        return (expand_reduced(gy, self.inputs[0].shape, self.axis, self.keepdims),)
+        return (expand_reduced(gy, self.edges[0].shape, self.axis, self.keepdims),)
 
     def jvp(self, tangents, y):
         """ty = sum over ``axis`` of tx."""
@@ -78,12 +78,12 @@ class Max(Function):
         return getattr(x, self.reduction)(axis=self.axis, keepdims=self.keepdims)
 
     def backward(self, gy, y):
-        return (expand_reduced(gy, self.inputs[0].shape, self.axis, self.keepdims)
+        return (expand_reduced(gy, self.edges[0].shape, self.axis, self.keepdims)
                 * self.shares(y),)
 
     def shares(self, y):
         """[x == y] / #ties: each extremum's share of the result (a constant)."""
-        x = self.inputs[0].data
+        x = self.edges[0].data
         kept = y.data if self.keepdims else xp_of(x).expand_dims(y.data, _axes(self.axis, x.ndim))
         hits = (x == kept).astype(y.dtype)
         return constant(hits / hits.sum(axis=self.axis, keepdims=True))
@@ -180,12 +180,12 @@ class Prod(Function):
         return x.prod(axis=self.axis, keepdims=self.keepdims)
 
     def backward(self, gy, y):
-        x = self.inputs[0]
+        x = self.edges[0]
         return (expand_reduced(gy, x.shape, self.axis, self.keepdims) * self.others(),)
 
     def others(self):
         """prod_{j != i} x_j for every i (over ``axis``)."""
-        x = self.inputs[0]
+        x = self.edges[0]
         if self.axis is None:
             return _product_of_others(x.reshape(-1), 0).reshape(x.shape)
         return _product_of_others(x, self.axis)
@@ -222,12 +222,12 @@ class Norm(Function):
         return xp_of(x).sqrt((x * x).sum(axis=self.axis, keepdims=self.keepdims))
 
     def backward(self, gy, y):
-        x = self.inputs[0]
+        x = self.edges[0]
         return (expand_reduced(gy / _nonzero(y), x.shape, self.axis, self.keepdims) * x,)
 
     def jvp(self, tangents, y):
         """ty = sum over ``axis`` of (x * tx) / y  (0 where y = 0)."""
-        return Sum(self.axis, self.keepdims).apply(self.inputs[0] * tangents[0]) / _nonzero(y)
+        return Sum(self.axis, self.keepdims).apply(self.edges[0] * tangents[0]) / _nonzero(y)
 
 
 def _nonzero(y):

@@ -26,7 +26,7 @@ class Reshape(Function):
         return x.reshape(self.shape)
 
     def backward(self, gy, y):
-        return (gy.reshape(self.inputs[0].shape),)
+        return (gy.reshape(self.edges[0].shape),)
 
     def jvp(self, tangents, y):
         """ty = reshape(tx, shape)."""
@@ -79,7 +79,7 @@ class BroadcastTo(Function):
         return xp_of(x).broadcast_to(x, self.shape)
 
     def backward(self, gy, y):
-        return (unbroadcast(gy, self.inputs[0]),)
+        return (unbroadcast(gy, self.edges[0]),)
 
     def jvp(self, tangents, y):
         """ty = broadcast(tx, shape)."""
@@ -153,8 +153,8 @@ class GetItem(Function):
 
     def backward(self, gy, y):
         if lazy_sums() and _is_basic(self.index):
-            return (SliceGrad(self.index, self.inputs[0].shape, gy),)
-        return (IndexAdd(self.index, self.inputs[0].shape).apply(gy),)
+            return (SliceGrad(self.index, self.edges[0].shape, gy),)
+        return (IndexAdd(self.index, self.edges[0].shape).apply(gy),)
 
     def jvp(self, tangents, y):
         """ty = tx[index]."""
@@ -217,7 +217,7 @@ class SetItem(Function):
         return out
 
     def backward(self, gy, y):
-        x, value = self.inputs
+        x, value = self.edges
         grad_x = grad_value = None
         if needs_grad(x) and self.index is not Ellipsis:   # x[...] = v leaves nothing of x
             grad_x = SetItem(self.index).apply(gy, 0.0)
@@ -230,7 +230,7 @@ class SetItem(Function):
 
     def jvp(self, tangents, y):
         """ty = tx with tv written at ``index`` (linear in x and v)."""
-        (x, value), (tx, tv) = self.inputs, tangents
+        (x, value), (tx, tv) = self.edges, tangents
         if tx is None:
             tx = constant(xp_of(y.data).zeros(y.shape, dtype=y.dtype))
         return SetItem(self.index).apply(tx, 0.0 if tv is None else tv)
@@ -268,7 +268,7 @@ class Concat(Function):
     def backward(self, gy, y):
         axis = self.axis % gy.ndim
         grads, offset = [], 0
-        for x in self.inputs:
+        for x in self.edges:
             size = x.shape[axis]
             if needs_grad(x):
                 grads.append(gy[(slice(None),) * axis + (slice(offset, offset + size),)])
@@ -279,7 +279,7 @@ class Concat(Function):
 
     def jvp(self, tangents, y):
         """ty = concat(t_1, ..., t_k) along ``axis`` (zeros for a missing t_k)."""
-        return Concat(self.axis).apply(*(zeros_for(t, x) for t, x in zip(tangents, self.inputs)))
+        return Concat(self.axis).apply(*(zeros_for(t, x) for t, x in zip(tangents, self.edges)))
 
 
 class Stack(Function):
@@ -302,11 +302,11 @@ class Stack(Function):
     def backward(self, gy, y):
         axis = self.axis % gy.ndim
         return tuple(gy[(slice(None),) * axis + (k,)] if needs_grad(x) else None
-                     for k, x in enumerate(self.inputs))
+                     for k, x in enumerate(self.edges))
 
     def jvp(self, tangents, y):
         """ty = stack(t_1, ..., t_k) along ``axis`` (zeros for a missing t_k)."""
-        return Stack(self.axis).apply(*(zeros_for(t, x) for t, x in zip(tangents, self.inputs)))
+        return Stack(self.axis).apply(*(zeros_for(t, x) for t, x in zip(tangents, self.edges)))
 
 
 class Pad(Function):
