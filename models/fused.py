@@ -203,8 +203,10 @@ def transposed(w, xp, steps: int, batch: int):
     (sampling) gains nothing. The copy costs 1.6 ms for a (2048, 512) weight, made in blocks of
     128 rows (one transposing copy strides through memory and takes 9 ms): it pays for itself
     after about 5 steps there, 2 for (512, 128); a one-step sweep of a (1, 65) input ran 4.8x
-    slower with it, so short sweeps and one-row batches keep the view."""
-    if steps < COPY_FROM_STEPS or batch < 2:
+    slower with it, so short sweeps and one-row batches keep the view. On a GPU the view is
+    kept: cuBLAS reads a transposed operand through a flag, and a copy there, one kernel per
+    block, has not been measured to pay."""
+    if steps < COPY_FROM_STEPS or batch < 2 or xp.__name__ != "numpy":
         return w.T
     out = xp.empty(w.shape[::-1], dtype=w.dtype)
     for low in range(0, w.shape[0], 128):

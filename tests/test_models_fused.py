@@ -123,6 +123,15 @@ def test_the_transposed_copy_is_w_transposed_in_memory_of_its_own(rows, cols, dt
         np.testing.assert_array_equal(view, w.T)
 
 
+def test_only_numpy_sweeps_copy_w_transposed(device):
+    """The copy pays on OpenBLAS (measured); a GPU sweep multiplies by the view, which cuBLAS
+    reads through a transpose flag."""
+    xp = backend_for_device(device).xp
+    w = xp.ones((300, 4), dtype="float32")
+    t = transposed(w, xp, COPY_FROM_STEPS, 2)
+    assert bool(xp.shares_memory(t, w)) == (device != "cpu")
+
+
 def test_a_retained_fused_backward_leaves_the_saved_activations_as_they_were():
     """With retain_graph=True the VJP must not write over what it saved: three backward calls
     give three times one's gradients (the third one may write over them)."""
