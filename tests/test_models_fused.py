@@ -8,6 +8,7 @@ from hypothesis import given, settings, strategies as st
 import tinygrad_rnn as tg
 from tinygrad_rnn.backends import backend_for_device
 from tinygrad_rnn.models import GRU, LSTM, RNN
+from tinygrad_rnn.models import fused
 from tinygrad_rnn.models.fused import COPY_FROM_STEPS, transposed
 from tinygrad_rnn.models.gru_cell import gru_pointwise, gru_pointwise_backward
 from tinygrad_rnn.models.lstm_cell import lstm_pointwise, lstm_pointwise_backward
@@ -106,6 +107,24 @@ def test_fused_matches_composed_when_w_hh_spans_several_blocks_of_its_transposed
     above 128 a block left out would show here."""
     H = 130 if kind.startswith("rnn") else 45
     compare(kind, COPY_FROM_STEPS, 2, 3, H, dict(bidirectional=True), seed=2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(kind=st.sampled_from(["rnn_tanh", "rnn_relu"]), T=st.integers(2, 7), B=st.integers(1, 3),
+       H=st.integers(1, 4), steps_per_block=st.integers(1, 3), bidirectional=st.booleans(),
+       seed=st.integers(0, 2**16))
+def test_rnn_bptt_matches_composed_when_phi_prime_is_taken_a_block_of_steps_at_a_time(
+        kind, T, B, H, steps_per_block, bidirectional, seed):
+    """The RNN sweep's BPTT computes phi'(pre) for DERIVATIVE_BYTES of steps at a time; with
+    blocks of 1-3 steps over 2-7 (the last one short, in both directions) a block that missed
+    or repeated steps would show here (a long sequence of small rows is one block otherwise)."""
+    bytes_per_step = B * H * 8                               # float64
+    saved = fused.DERIVATIVE_BYTES
+    fused.DERIVATIVE_BYTES = steps_per_block * bytes_per_step + bytes_per_step // 2
+    try:
+        compare(kind, T, B, 2, H, dict(bidirectional=bidirectional), seed)
+    finally:
+        fused.DERIVATIVE_BYTES = saved
 
 
 @settings(max_examples=40, deadline=None)
