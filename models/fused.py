@@ -127,12 +127,14 @@ class _Sweep(Function):
         grads = [None] * len(self.edges)
         if needs_grad(x):
             grads[0] = Tensor._make((flat_x @ w_ih.data).reshape(T, B, I))
-        if needs_grad(w_ih):
-            grads[1] = Tensor._make(flat_x.T @ x.data.reshape(T * B, I))
+        # dW_hh first: BPTT has just read the states it multiplies, and X was read last in
+        # the forward (the other order evicts states for X, then misses them)
         if needs_grad(w_hh):
             previous = self.previous(states).reshape(T * B, -1)
             grads[2] = Tensor._make(flat_h.T @ previous if dw_hh is None else dw_hh(flat_h,
                                                                                      previous))
+        if needs_grad(w_ih):
+            grads[1] = Tensor._make(flat_x.T @ x.data.reshape(T * B, I))
         for k, carry in enumerate(carries):
             if carry is not None and needs_grad(self.edges[3 + k]):
                 grads[3 + k] = Tensor._make(carry)
