@@ -45,9 +45,10 @@ class Linear(Function):
         bias = self.edges[2] if len(self.edges) > 2 else None
         if lazy_sums():
             rows_g = _rows(gy.data)
-            gx = constant((rows_g @ weight.data).reshape(x.shape)) if needs_grad(x) else None
+            # gx last: the entry that made x reads it next, so it should still be in cache
             gw = product_grad(rows_g, _rows(x.data)) if needs_grad(weight) else None
             gb = constant(rows_g.sum(axis=0)) if needs_grad(bias) else None
+            gx = constant((rows_g @ weight.data).reshape(x.shape)) if needs_grad(x) else None
         else:    # create_graph, or tangents riding on gy: the same in differentiable ops
             rows_x, rows_g = _rows(x), _rows(gy)
             gx = (rows_g @ weight).reshape(x.shape) if needs_grad(x) else None
