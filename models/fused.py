@@ -422,10 +422,10 @@ class RNNSweep(_Sweep):
         block = max(1, DERIVATIVE_BYTES // total.nbytes)
         for k, (t, carry) in enumerate(steps):
             if k % block == 0:       # phi'(pre) of the next block of steps, where d pre goes
-                times = [s for s, _ in steps[k:k + block]]
-                rows = slice(min(times), max(times) + 1)
+                first, last = t, steps[min(k + block, len(steps)) - 1][0]
+                rows = slice(min(first, last), max(first, last) + 1)
                 if self.relu:
-                    xp.greater(h[rows], 0, out=dpre[rows])
+                    dpre[rows] = h[rows] > 0
                 else:
                     xp.multiply(h[rows], h[rows], out=dpre[rows])
                     xp.subtract(1, dpre[rows], out=dpre[rows])

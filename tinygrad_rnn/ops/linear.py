@@ -45,7 +45,8 @@ class Linear(Function):
         bias = self.edges[2] if len(self.edges) > 2 else None
         if lazy_sums():
             rows_g = _rows(gy.data)
-            # gx last: the entry that made x reads it next, so it should still be in cache
+            # gx last: when the entry that made x is the next one backward visits (a
+            # recurrent layer under its read-out), gx is still in cache for it
             gw = product_grad(rows_g, _rows(x.data)) if needs_grad(weight) else None
             gb = constant(rows_g.sum(axis=0)) if needs_grad(bias) else None
             gx = constant((rows_g @ weight.data).reshape(x.shape)) if needs_grad(x) else None
