@@ -9,6 +9,7 @@ import pytest
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import BackwardError, Tensor
+from tinygrad_rnn.function import Function
 
 
 def leaf(values, device="cpu", dtype="float64"):
@@ -325,3 +326,54 @@ def test_tensor_copies_the_array_it_is_given():
     with tg.no_grad():
         t.mul_(5.0)
     assert source.tolist() == [1.0, 1.0, 1.0]
+
+
+class _Scale(Function):
+    """y = 2 x, whose backward makes a fresh array and can keep it, or its tensor, or hand
+    one tensor to both inputs: what the engine must notice before making it x.grad."""
+    keep = None                  # None, "array", "tensor", "view"
+
+    def forward(self, x, w):
+        return 2.0 * x * w
+
+    def backward(self, gy, y):
+        x, w = self.edges
+        array = 2.0 * gy.data * np.ones(x.shape)
+        type(self).made = weakref.ref(array)
+        grad = Tensor._make(array)
+        if self.keep == "array":
+            type(self).kept = array
+        elif self.keep == "tensor":
+            type(self).kept = grad
+        elif self.keep == "view":
+            type(self).kept = array
+            grad = Tensor._make(array[:])
+        return grad, grad if self.keep == "both" else None
+
+
+def test_a_gradient_nothing_else_holds_becomes_grad_without_a_copy():
+    x, w = leaf([1.0, 2.0]), leaf([1.0, 1.0])
+    _Scale().apply(x, w).sum().backward()
+    assert x.grad.data is _Scale.made()          # the VJP's own array, not a copy of it
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 2.0])
+
+
+@pytest.mark.parametrize("keep", ["array", "tensor", "view", "both", "hook"])
+def test_a_gradient_held_elsewhere_is_copied_into_grad(keep):
+    """A VJP that keeps the array (or tensor) it returns, returns a view, or hands one tensor to
+    two leaves; or a hook that keeps the gradient: .grad is then memory of its own, so the
+    in-place accumulation of a later backward changes nothing else."""
+    class Op(_Scale):
+        pass
+    Op.keep = keep
+    x, w = leaf([1.0, 2.0]), leaf([1.0, 1.0])
+    stash = []
+    if keep == "hook":
+        x.register_hook(lambda g: stash.append(g))
+    Op().apply(x, w).sum().backward()
+    other = {"array": lambda: Op.kept, "tensor": lambda: Op.kept.data, "view": lambda: Op.kept,
+             "both": lambda: w.grad.data, "hook": lambda: stash[0].data}[keep]()
+    assert x.grad.data is not other and not np.shares_memory(x.grad.data, other)
+    Op().apply(x, w).sum().backward()             # accumulates into x.grad in place
+    np.testing.assert_array_equal(x.grad.numpy(), [4.0, 4.0])
+    np.testing.assert_array_equal(other, [4.0, 4.0] if keep == "both" else [2.0, 2.0])

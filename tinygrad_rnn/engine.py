@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import heapq
+import sys
 from time import perf_counter
 from typing import Sequence
 
@@ -61,8 +62,10 @@ def run_backward(roots: Sequence[Tensor], root_grads, retain_graph: bool = False
         if profiler is not None:
             profiler.in_backward -= 1
 
-    for leaf, total in leaf_grads.values():
+    for key in list(leaf_grads):
+        leaf, total = leaf_grads.pop(key)     # (no reference left behind: see _own)
         grad = sums.finish(total)
+        del total
         if leaf._hooks:
             grad = leaf._run_hooks(grad)
         if grad.dtype != leaf.dtype and leaf.dtype.kind in "fc":
@@ -83,16 +86,55 @@ def run_backward(roots: Sequence[Tensor], root_grads, retain_graph: bool = False
 
 def _own(grad: Tensor, handed: set, create_graph: bool) -> Tensor:
     """``grad`` as a tensor nobody else holds, in writable memory of its own: a VJP may hand one
-    tensor to several inputs (or pass on the caller's root gradient), or a read-only broadcast
-    view. Without create_graph a copy, as always; with it, a differentiable clone if needed."""
-    data = grad.data
+    tensor to several inputs (or pass on the caller's root gradient), keep the array it
+    returns, or return a read-only broadcast view. Without create_graph, the tensor itself when
+    nothing else refers to it or its array (as PyTorch's AccumulateGrad steals a gradient whose
+    use count says so: no copy of every parameter's gradient at every step), else a copy; with
+    create_graph, a differentiable clone if needed. The caller holds ``grad`` in one local."""
     if not create_graph and grad._tangent is None:   # (a tangent: forward over reverse)
-        return Tensor._make(data.copy())
+        if id(grad) not in handed and _alone(grad):
+            handed.add(id(grad))
+            return grad
+        return Tensor._make(grad.data.copy())
+    data = grad.data
     if (id(grad) in handed or getattr(data, "base", None) is not None
             or not getattr(data.flags, "writeable", True)):
         grad = grad.clone()            # keeps its history and its tangent, if it has them
     handed.add(id(grad))
     return grad
+
+
+def _alone(grad: Tensor) -> bool:
+    """True when the references to ``grad`` and to its array are those of a tensor that _own's
+    caller holds in one local, and the array owns its writable memory (no view of another)."""
+    data = grad.data
+    return (_references(grad, data) == _ALONE and getattr(data, "base", None) is None
+            and getattr(data.flags, "writeable", True))
+
+
+def _references(tensor, data) -> tuple:
+    return sys.getrefcount(tensor), sys.getrefcount(data)
+
+
+def _references_when_alone() -> tuple:
+    """What _alone counts for a tensor held as _own's caller holds it: measured, not assumed,
+    since CPython's own references on the way (the frame's, the call's) differ by version."""
+    class Holder:
+        __slots__ = ("data",)
+
+    def own(grad):                    # _own -> _alone -> _references, one local each
+        return alone(grad)
+
+    def alone(grad):
+        data = grad.data
+        return _references(grad, data)
+
+    grad = Holder()
+    grad.data = Holder()
+    return own(grad)
+
+
+_ALONE = _references_when_alone()
 
 
 def _walk(roots, root_grads, retain_graph, create_graph, wanted_ids, found, pending,
