@@ -107,13 +107,13 @@ def _own(grad: Tensor, handed: set, create_graph: bool) -> Tensor:
 def _alone(grad: Tensor) -> bool:
     """True when the references to ``grad`` and to its array are those of a tensor that _own's
     caller holds in one local, and the array owns its writable memory (no view of another)."""
-    data = grad.data
-    return (_references(grad, data) == _ALONE and getattr(data, "base", None) is None
-            and getattr(data.flags, "writeable", True))
+    return (_references(grad) == _ALONE and getattr(grad.data, "base", None) is None
+            and getattr(grad.data.flags, "writeable", True))
 
 
-def _references(tensor, data) -> tuple:
-    return sys.getrefcount(tensor), sys.getrefcount(data)
+def _references(grad) -> tuple:
+    """(references to grad, references to its array), as sys.getrefcount sees them here."""
+    return sys.getrefcount(grad), sys.getrefcount(grad.data)
 
 
 def _references_when_alone() -> tuple:
@@ -122,12 +122,11 @@ def _references_when_alone() -> tuple:
     class Holder:
         __slots__ = ("data",)
 
-    def own(grad):                    # _own -> _alone -> _references, one local each
+    def own(grad):                    # the same calls as _own -> _alone -> _references
         return alone(grad)
 
     def alone(grad):
-        data = grad.data
-        return _references(grad, data)
+        return _references(grad)
 
     grad = Holder()
     grad.data = Holder()
