@@ -44,6 +44,7 @@ from tinygrad_rnn.accumulate import parts_of
 from tinygrad_rnn.backends import backend_for
 from tinygrad_rnn.errors import BackwardError
 from tinygrad_rnn.function import Function, needs_grad
+from tinygrad_rnn.ops import column_sums
 from tinygrad_rnn.state import STATE
 from tinygrad_rnn.tensor import Tensor
 
@@ -140,11 +141,11 @@ class _Sweep(Function):
                 grads[3 + k] = Tensor._make(carry)
         if biases:
             b_ih, b_hh = 3 + self.kinds, 4 + self.kinds
-            db_ih = flat_x.sum(axis=0)
+            db_ih = column_sums(flat_x)
             if needs_grad(self.edges[b_ih]):
                 grads[b_ih] = Tensor._make(db_ih)
             if needs_grad(self.edges[b_hh]):     # the same sum when both biases are added alike
-                grads[b_hh] = Tensor._make(db_ih.copy() if dhg is dxg else flat_h.sum(axis=0))
+                grads[b_hh] = Tensor._make(db_ih.copy() if dhg is dxg else column_sums(flat_h))
         if STATE.overwrite_saved:     # the last read of what was saved: let it go now, not
             self.saved = None         # when the whole backward ends
         return grads

@@ -3,9 +3,12 @@ basic slices of one tensor fill one buffer (O(T), not T zero-filled copies), lat
 place into a buffer backward owns, and create_graph keeps every sum differentiable."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tinygrad_rnn as tg
 from tinygrad_rnn.accumulate import SliceGrad, Sum, add, finish
+from tinygrad_rnn.ops import column_sums, row_sums
 
 
 def test_slices_of_one_tensor_fill_one_buffer():
@@ -215,3 +218,19 @@ def test_cross_entropy_keeps_the_logits_dtype_whatever_the_weights():
         assert loss.dtype == "float32", reduction
         loss.sum().backward()
         assert x.grad.dtype == "float32"
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.integers(0, 40), columns=st.integers(0, 40),
+       dtype=st.sampled_from(["float32", "float64", "float16", "int64"]), seed=st.integers(0, 99))
+def test_column_and_row_sums_are_numpys_sums(rows, columns, dtype, seed):
+    """The bias gradients' and cross_entropy's sums (a matrix-vector product with ones where
+    BLAS has one): NumPy's sum over that axis, to rounding, with its shape and dtype."""
+    a = (np.random.default_rng(seed).standard_normal((rows, columns)) * 10).astype(dtype)
+    for ours, axis in ((column_sums(a), 0), (row_sums(a), 1)):
+        expected = a.sum(axis=axis)
+        assert ours.shape == expected.shape and ours.dtype == expected.dtype
+        exact = a.astype(np.float64).sum(axis=axis)
+        tolerance = {"float32": 1e-5, "float64": 1e-13}.get(dtype, 0)
+        np.testing.assert_allclose(ours, expected if tolerance == 0 else exact,
+                                   rtol=tolerance, atol=tolerance * np.abs(a).sum())

@@ -1,13 +1,13 @@
 """Cross-entropy of (N, C) logits and class indices as one tape entry: log_softmax and
-nll_loss fused, so the step keeps one (N, C) array (the softmax), not three (log-probabilities,
-e^{x-m}, the gradient), as a hand-written NumPy loss does."""
+nll_loss fused, so the step keeps one (N, C) array (e^{x-m}, which becomes the gradient), not
+three (log-probabilities, e^{x-m}, the gradient), as a hand-written NumPy loss does."""
 from __future__ import annotations
 
 from ..accumulate import PickGrad, lazy_sums as on_arrays
 from ..function import _modified
 from ..state import STATE
 from ..tape import entry_label
-from . import constant, xp_of
+from . import constant, row_sums, xp_of
 from .nll import NllLoss
 
 
@@ -15,9 +15,10 @@ class CrossEntropy(NllLoss):
     """loss_i = c_i (log sum_j e^{x_ij} - x_{i,t_i}) = -c_i log softmax(x)_{i,t_i}, reduced as
     nll_loss (c_i: the class weight of t_i, or 1; 0 where the target is ignored).
     gx = (softmax(x) - onehot(t)) * c_i * gy / sum_i c_i  (mean; no division for sum, gy_i
-    for none). The softmax is kept for it, and a backward that frees the graph writes gx
-    over it."""
-    __slots__ = ("probs",)
+    for none). Kept for it: e^{x-m} and its row sums s_i (m: the row's max), so that the
+    softmax's division and the scaling by c_i gy are one pass, e^{x-m} * (c_i gy / s_i), in
+    the backward; one that frees the graph writes gx over the kept e^{x-m}."""
+    __slots__ = ("exps", "sums")
     name, formula = "cross_entropy", "gx = (softmax(x) - onehot(t)) * c * gy / sum(c)"
     saves_inputs = True     # the create_graph VJP and the JVP differentiate softmax(x) itself
     reads_inputs = ()       # the first-order VJP reads the kept softmax only: x may be edited
@@ -26,9 +27,8 @@ class CrossEntropy(NllLoss):
         xp = xp_of(x)
         shifted = x - x.max(axis=1, keepdims=True)
         picked = shifted[self.rows, self.targets]
-        sums = xp.exp(shifted, out=shifted).sum(axis=1)
-        shifted /= sums[:, None]
-        self.probs = shifted
+        self.exps = xp.exp(shifted, out=shifted)
+        self.sums = sums = row_sums(shifted)
         losses = xp.log(sums)
         losses -= picked
         losses *= self.row_weights       # in place: the logits' dtype, whatever the weights'
@@ -37,12 +37,13 @@ class CrossEntropy(NllLoss):
     def backward(self, gy, y):
         x = self.edges[0]
         if on_arrays():
-            picked = self._picked(self.probs, gy.data)       # -c_i gy / sum(c), per row
+            picked = self._picked(self.exps, gy.data)        # -c_i gy / sum(c), per row
+            scale = (-picked / self.sums)[:, None]
             if STATE.overwrite_saved:         # written over and let go: it is gx now
-                grad, self.probs = self.probs, None
+                grad, self.exps = self.exps, None
+                grad *= scale
             else:
-                grad = self.probs.copy()
-            grad *= -picked[:, None]
+                grad = self.exps * scale
             grad[self.rows, self.targets] += picked
             return (constant(grad),)
         # create_graph, or tangents riding on gy: the same in differentiable ops of x
@@ -72,4 +73,4 @@ class CrossEntropy(NllLoss):
 
     def release(self) -> None:
         super().release()
-        self.probs = None
+        self.exps = self.sums = None

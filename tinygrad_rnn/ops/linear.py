@@ -6,7 +6,7 @@ import math
 from ..accumulate import lazy_sums, product_grad
 from ..errors import OpError
 from ..function import Function, needs_grad
-from . import constant, tangent_sum
+from . import column_sums, constant, tangent_sum
 
 
 def _rows(a):
@@ -48,7 +48,7 @@ class Linear(Function):
             # gx last: when the entry that made x is the next one backward visits (a
             # recurrent layer under its read-out), gx is still in cache for it
             gw = product_grad(rows_g, _rows(x.data)) if needs_grad(weight) else None
-            gb = constant(rows_g.sum(axis=0)) if needs_grad(bias) else None
+            gb = constant(column_sums(rows_g)) if needs_grad(bias) else None
             gx = constant((rows_g @ weight.data).reshape(x.shape)) if needs_grad(x) else None
         else:    # create_graph, or tangents riding on gy: the same in differentiable ops
             rows_x, rows_g = _rows(x), _rows(gy)
