@@ -34,13 +34,13 @@ gradients of basic slices of one tensor into one buffer, so this costs one array
 loss on y alone hands the sweep y's gradient as it is, with no zeros for the rest:
 ``accumulate.parts_of``). A backward that frees the graph (no retain_graph) writes d pre over
 the saved activations (step t reads them before it writes), as a hand-written BPTT reuses its
-buffers; the RNN writes it over XG's array.
+buffers; the RNN, which keeps no activations, writes it over dL/dy when that is its own.
 First-order only: the VJP is written on arrays; ``fused=False`` (the composed cells) is the path
 for gradients of gradients, and gives the same first-order gradients (tested).
 """
 from __future__ import annotations
 
-from tinygrad_rnn.accumulate import parts_of
+from tinygrad_rnn.accumulate import gradient_to_write_over, parts_of
 from tinygrad_rnn.backends import backend_for
 from tinygrad_rnn.errors import BackwardError
 from tinygrad_rnn.function import Function, needs_grad
@@ -389,9 +389,11 @@ DERIVATIVE_BYTES = 128 * 2**10
 
 class RNNSweep(_Sweep):
     """The Elman RNN over a sequence, h_t = tanh or relu of pre_t. Backward needs only the
-    states: d pre_t = dh_t (1 - h_t^2) (tanh) or dh_t [h_t > 0] (relu); XG's array is kept
-    as the place where backward writes d pre (its values are not needed), so BPTT touches no
-    new memory for it."""
+    states: d pre_t = dh_t (1 - h_t^2) (tanh) or dh_t [h_t > 0] (relu). So XG is not kept: its
+    memory is free for the read-out and the loss after the layer, which would otherwise take
+    fresh pages (bench/page_faults_charlm.py at (32, 32, 128): 486 -> 421 minor faults a step,
+    1.58 -> 1.15 ms a step in the kernel), and BPTT writes d pre over dL/dy, the gradient of
+    the outputs, when nothing else holds it (``accumulate.gradient_to_write_over``)."""
     __slots__ = ("relu",)
     name = "rnn sweep"
     formula = "BPTT: dpre_t = dh_t phi'(h_t); dh_{t-1} = dpre_t W_hh; dW_hh = dPRE^T H"
@@ -408,31 +410,39 @@ class RNNSweep(_Sweep):
                 xp.maximum(step, 0, out=states[0, write])
             else:
                 xp.tanh(step, out=states[0, write])
-        self.saved = (pre, states)
+        self.saved = (states,)       # XG's memory goes back now, for the ops after the layer
         return self.outputs(states)
 
     def backward(self, gy, y):
         _first_order_only(self.name)
-        dpre, states = self.saved
+        (states,) = self.saved
         w_hh = self.edges[2].data
-        xp, (g,) = backend_for(states).xp, parts_of(gy, 1)
         h = self.outputs(states)[0]                  # h_t of every step, (T, B, H)
-        total = xp.empty(h.shape[1:], dtype=dpre.dtype)      # dh_t
+        xp = backend_for(states).xp
+        # d pre goes over dL/dy itself when nothing else holds it (step t reads its row before
+        # it writes there), as a hand-written BPTT writes over its own buffers; else new memory
+        g = dpre = gradient_to_write_over(gy, h)
+        if dpre is None:
+            (g,) = parts_of(gy, 1)
+            dpre = xp.empty(h.shape, dtype=h.dtype)
+        total = xp.empty(h.shape[1:], dtype=h.dtype)         # dh_t, when it is a sum
         dh = None                                            # dL/dh_{t-1}, from step t
         steps = self.backward_steps(h.shape[0])
         block = max(1, DERIVATIVE_BYTES // total.nbytes)
+        derivative = xp.empty((min(block, len(steps)),) + h.shape[1:], dtype=h.dtype)
         for k, (t, carry) in enumerate(steps):
-            if k % block == 0:       # phi'(pre) of the next block of steps, where d pre goes
+            if k % block == 0:       # phi'(pre) of the next block of steps
                 first, last = t, steps[min(k + block, len(steps)) - 1][0]
-                rows = slice(min(first, last), max(first, last) + 1)
+                low, high = min(first, last), max(first, last)
+                rows, phi = slice(low, high + 1), derivative[:high - low + 1]
                 if self.relu:
-                    dpre[rows] = h[rows] > 0
+                    phi[...] = h[rows] > 0
                 else:
-                    xp.multiply(h[rows], h[rows], out=dpre[rows])
-                    xp.subtract(1, dpre[rows], out=dpre[rows])
-            dh_t = _carry(g, t, dh, xp, total, out=total)
+                    xp.multiply(h[rows], h[rows], out=phi)
+                    xp.subtract(1, phi, out=phi)
+            dh_t = _carry(g, t, dh, xp, total, out=dpre[t] if dpre is g else total)
             self.note_state_grads(t, dh_t)
-            dpre[t] *= dh_t
+            xp.multiply(dh_t, derivative[t - low], out=dpre[t])
             # one buffer for every step's dh_{t-1} (dh_t is used up by now); the last is h_0's
             dh = xp.matmul(dpre[t], w_hh, out=dh) if carry else None
         return self.input_grads(dpre, dpre, (dh,), self.edges[4:])

@@ -168,6 +168,89 @@ def test_a_retained_fused_backward_leaves_the_saved_activations_as_they_were():
             np.testing.assert_allclose(p.grad.numpy(), 3 * g, rtol=1e-12)
 
 
+def _rnn_and_loss_weights(seed=0, T=5, B=3, I=2, H=4):
+    tg.manual_seed(seed)
+    layer = RNN(I, H, dtype="float64")
+    rng = np.random.default_rng(seed)
+    return layer, tg.Tensor(rng.standard_normal((T, B, I))), rng.standard_normal((T, B, H))
+
+
+def _expected_output_gradient_and_grads(layer, x, w):
+    """dL/d(output) (= w for L = sum(output * w)) and the parameters' gradients, from the
+    composed layer (same weights), which has no array to write over."""
+    composed = RNN(layer.input_size, layer.hidden_size, fused=False, dtype="float64")
+    composed.load_state_dict(layer.state_dict())
+    out, _ = composed(x)
+    (out * tg.Tensor(w)).sum().backward()
+    return w, [p.grad.numpy() for p in composed.parameters()]
+
+
+def test_rnn_bptt_writes_d_pre_over_the_outputs_gradient_when_only_it_holds_that(monkeypatch):
+    """The RNN sweep keeps no XG: BPTT writes d pre over dL/dy, handed over by the engine, when
+    nothing else refers to it (a hand-written BPTT's buffer reuse), and the gradients stay the
+    composed layer's."""
+    reused = []
+    real = fused.gradient_to_write_over
+    monkeypatch.setattr(fused, "gradient_to_write_over",
+                        lambda gy, like: reused.append(real(gy, like)) or reused[-1])
+    layer, x, w = _rnn_and_loss_weights()
+    out, _ = layer(x)
+    (out * tg.Tensor(w)).sum().backward()
+    assert len(reused) == 1 and reused[0] is not None and reused[0].shape == w.shape
+    _, expected = _expected_output_gradient_and_grads(layer, x, w)
+    for p, g in zip(layer.parameters(), expected):
+        np.testing.assert_allclose(p.grad.numpy(), g, rtol=1e-10, atol=1e-12)
+
+
+class _KeepsWhatItReturns(tg.Function):
+    """y = x; its VJP returns gy * 1 and keeps that very array (a VJP may, as this engine's
+    leaf-gradient tests also check)."""
+    kept = None
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, gy, y):
+        type(self).kept = gy.data * 1.0
+        return (tg.from_numpy(type(self).kept),)      # shares the kept memory
+
+
+@pytest.mark.parametrize("holder", ["retain_grad", "hook", "given", "tg.grad", "two uses",
+                                    "kept by a vjp"])
+def test_rnn_bptt_leaves_an_outputs_gradient_held_elsewhere_as_it_was(holder):
+    """Whoever else holds dL/dy sees it unchanged, and the gradients are right, in each case
+    where it is not BPTT's alone to write over."""
+    layer, x, w = _rnn_and_loss_weights(seed=3)
+    expected_gy, expected = _expected_output_gradient_and_grads(layer, x, w)
+    out, _ = layer(x)
+    weights = tg.Tensor(w)
+    seen = []
+    if holder == "retain_grad":
+        out.retain_grad()
+        (out * weights).sum().backward()
+        seen.append(out.grad)
+    elif holder == "hook":
+        out.register_hook(lambda g: seen.append(g))
+        (out * weights).sum().backward()
+    elif holder == "given":
+        given = tg.Tensor(w.copy())
+        out.backward(gradient=given)
+        seen.append(given)
+    elif holder == "tg.grad":
+        seen.append(tg.grad((out * weights).sum(), [out, *layer.parameters()])[0])
+        expected = None
+    elif holder == "two uses":       # one gradient tensor handed to out and to a leaf alike
+        c = tg.Tensor(np.zeros(w.shape), requires_grad=True)
+        ((out + c) * weights).sum().backward()
+        seen.append(c.grad)
+    else:
+        (_KeepsWhatItReturns().apply(out) * weights).sum().backward()
+        seen.append(tg.Tensor(_KeepsWhatItReturns.kept))
+    np.testing.assert_array_equal(seen[0].numpy(), expected_gy)
+    for p, g in zip(layer.parameters(), expected or []):
+        np.testing.assert_allclose(p.grad.numpy(), g, rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("kind", list(LAYERS))
 def test_fused_matches_composed_on_each_device(kind, device):
     compare(kind, 4, 3, 2, 5, dict(num_layers=2, bidirectional=True), seed=1, device=device)

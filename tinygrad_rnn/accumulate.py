@@ -25,6 +25,8 @@ entries, without the zeros around them. Everywhere else the engine makes it one 
 """
 from __future__ import annotations
 
+import sys
+
 from .backends import backend_for
 from .state import STATE
 from .tensor import Tensor
@@ -247,6 +249,61 @@ def parts_of(gy, count: int) -> list:
             return parts
     whole = gy.data if isinstance(gy, Tensor) else finish(gy).data
     return [whole[k] for k in range(count)]
+
+
+def gradient_to_write_over(gy, like):
+    """The array of gy, a SliceGrad that covers the whole output (y = out[0] of a (1, ...)
+    out), when the VJP receiving it may write over it: a first-order backward, the array has
+    ``like``'s shape and dtype in contiguous writable memory, and nothing but gy refers to its
+    tensor, to the array or to the array's base (a reshape's). A hook, retain_grad, tg.grad, a
+    gradient the caller passed, a drawing's observer or a VJP that kept what it returned each
+    hold one more reference. The counts when nothing else does are measured at import
+    (``_HELD_BY_GY_ALONE``), since CPython's own references on the way differ by version.
+    Else None."""
+    if type(gy) is not SliceGrad or not lazy_sums() or not gy.covers_all():
+        return None
+    array = gy.values.data
+    if (array.shape != like.shape or array.dtype != like.dtype
+            or not array.flags.c_contiguous or not getattr(array.flags, "writeable", True)):
+        return None
+    del array
+    counts = _gradient_references(gy)
+    if counts[:2] != _HELD_BY_GY_ALONE[:2] or counts[2] not in (None, _HELD_BY_GY_ALONE[2]):
+        return None
+    return gy.values.data
+
+
+def _gradient_references(gy) -> tuple:
+    """(references to gy's tensor, to its array, to the array's base, or None without one), as
+    sys.getrefcount sees them here; a base that is itself a view counts as held elsewhere."""
+    values = gy.values
+    array = values.data
+    base = getattr(array, "base", None)
+    if base is not None and getattr(base, "base", None) is not None:
+        return (-1, -1, -1)
+    return (sys.getrefcount(values), sys.getrefcount(array),
+            None if base is None else sys.getrefcount(base))
+
+
+def _references_when_held_by_gy_alone() -> tuple:
+    """What _gradient_references counts for a gradient nothing but gy holds: the same calls on
+    stand-ins (a SliceGrad-like holder of a tensor-like holder of a view of a base)."""
+    class Holder:
+        __slots__ = ("values", "data", "base")
+
+    def check(gy):                   # as gradient_to_write_over calls it
+        return _gradient_references(gy)
+
+    gy, values, array, base = Holder(), Holder(), Holder(), Holder()
+    base.base = None
+    array.base = base
+    values.data = array
+    gy.values = values
+    del values, array, base
+    return check(gy)
+
+
+_HELD_BY_GY_ALONE = _references_when_held_by_gy_alone()
 
 
 def lazy_sums() -> bool:
