@@ -30,6 +30,7 @@ import tinygrad_rnn as tg
 from tinygrad_rnn import functional as F
 from tinygrad_rnn.errors import OpError
 from tinygrad_rnn.nn import Module
+from tinygrad_rnn.ops.shape import SliceCopy
 
 from . import fused
 from ._params import uniform_parameter, zeros_state
@@ -103,7 +104,7 @@ class RecurrentLayer(Module):
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, self.dropout)
         output = layer_input
-        states = [F.stack(values, 0) for values in finals]
+        states = [values[0] if len(values) == 1 else F.cat(values, 0) for values in finals]
         if not batched:
             output = output.squeeze(1)
             states = [s.squeeze(1) for s in states]
@@ -156,7 +157,8 @@ class RecurrentLayer(Module):
         return None if b_ih is None else b_ih + b_hh
 
     def _sweep(self, x, layer: int, direction: int, start: list):
-        """One layer in one direction: (output (T, B, H), [h_n] or [h_n, c_n])."""
+        """One layer in one direction: (output (T, B, H), [h_n] or [h_n, c_n], each (1, B, H)
+        and memory of its own, as torch's)."""
         w_ih, w_hh, b_ih, b_hh = self._weights(layer, direction)
         reverse = direction == 1
         label = None
@@ -168,12 +170,15 @@ class RecurrentLayer(Module):
         if self.fused:
             biases = () if b_ih is None else (b_ih, b_hh)
             out = self._fused_sweep(reverse, label).apply(x, w_ih, w_hh, *state, *biases)
-            last = 0 if reverse else T - 1
-            return out[0], [out[k, last] for k in range(self.state_kinds)]
+            last = 0 if reverse else T - 1      # h_n (c_n): a copy of out[k, last], one op
+            return out[0], [SliceCopy((slice(k, k + 1), last)).apply(out)
+                            for k in range(self.state_kinds)]
         xg = self._project(x, w_ih, self._input_bias(b_ih, b_hh))
         if self.checkpoint_every and tg.is_grad_enabled():
-            return self._sweep_checkpointed(xg, w_hh, b_hh, state, reverse, label)
-        return self._sweep_composed(xg, w_hh, b_hh, state, _order(T, reverse), label)
+            y, state = self._sweep_checkpointed(xg, w_hh, b_hh, state, reverse, label)
+        else:
+            y, state = self._sweep_composed(xg, w_hh, b_hh, state, _order(T, reverse), label)
+        return y, [F.stack([s], 0) for s in state]
 
     def _sweep_composed(self, xg, w_hh, b_hh, state, steps, label):
         """The lecture's loop: the cell's step on XG[t] for t in ``steps``."""

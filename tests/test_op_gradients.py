@@ -33,7 +33,7 @@ import tinygrad_rnn.functional as F
 from tinygrad_rnn.function import Function
 from tinygrad_rnn.ops import xp_of
 from tinygrad_rnn.ops.movement import Cast, ToDevice
-from tinygrad_rnn.ops.shape import IndexAdd, SetItem
+from tinygrad_rnn.ops.shape import IndexAdd, SetItem, SliceCopy, normalize_index
 
 from strategies import (NONEMPTY_SIDES, REPEATABLE, SIDES, arrays, away_from_zero, axis_args,
                         basic_indices, broadcastable_shapes, broadcastable_to, distinct,
@@ -412,6 +412,17 @@ def _getitem_basic(draw):
     x = draw(arrays(shape))
     note(f"x{shape}[{index!r}]")
     return Example((x,), simple(lambda x: x[index]), lambda x: x[index])
+
+
+@case("slice_copy", ops=["SliceCopy"], smooth=True)
+@st.composite
+def _slice_copy(draw):
+    shape = draw(shapes(min_dims=1, max_dims=3, sides=st.sampled_from([1, 2, 3, 0])))
+    index = draw(basic_indices(shape))
+    x = draw(arrays(shape))
+    note(f"x{shape}[{index!r}], copied")
+    return Example((x,), simple(lambda x: SliceCopy(normalize_index(index)).apply(x)),
+                   lambda x: x[index])
 
 
 @case("getitem_integer_arrays", ops=["GetItem"], smooth=True)

@@ -78,7 +78,15 @@ def open_page(driver, path):
     driver.get_log("browser")
     driver.get_log("performance")
     driver.get(path.as_uri())
-    assert driver.execute_script("return window.tinygradViewer !== undefined"), "the script did not run"
+    # get() returns at the load event; on a loaded 2-core machine the first page of a fresh
+    # browser once ran its script later than that (seen in a full suite run): wait up to 10 s
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+    try:
+        WebDriverWait(driver, 10).until(
+            lambda d: d.execute_script("return window.tinygradViewer !== undefined"))
+    except TimeoutException:
+        raise AssertionError("the script did not run") from None
 
 
 def check_clean(driver, path):

@@ -161,6 +161,20 @@ class GetItem(Function):
         return GetItem(self.index).apply(tangents[0])
 
 
+class SliceCopy(GetItem):
+    """y = x[index] in memory of its own, for a basic index: a layer's h_n, which in torch is
+    no view of the layer's output (an edit of either leaves the other alone). gx as GetItem's,
+    lazy in a first-order backward (a SliceGrad)."""
+    __slots__ = ()
+    may_view = False
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + ", copy"
+
+    def forward(self, x):
+        return super().forward(x).copy()
+
+
 class IndexAdd(Function):
     """y = zeros(shape) with g added at ``index``: the adjoint of x[index].   gg = gy[index]."""
     __slots__ = ("index", "shape")
