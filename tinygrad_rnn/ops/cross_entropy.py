@@ -21,7 +21,7 @@ class CrossEntropy(NllLoss):
     __slots__ = ("exps", "sums")
     name, formula = "cross_entropy", "gx = (softmax(x) - onehot(t)) * c * gy / sum(c)"
     saves_inputs = True     # the create_graph VJP and the JVP differentiate softmax(x) itself
-    reads_inputs = ()       # the first-order VJP reads the kept softmax only: x may be edited
+    reads_inputs = ()       # the first-order VJP reads the kept e^{x-m} only: x may be edited
 
     def forward(self, x):
         xp = xp_of(x)
