@@ -425,10 +425,11 @@ class RNNSweep(_Sweep):
         if dpre is None:
             (g,) = parts_of(gy, 1)
             dpre = xp.empty(h.shape, dtype=h.dtype)
-        total = xp.empty(h.shape[1:], dtype=h.dtype)         # dh_t, when it is a sum
+        # dh_t, where it is a sum: in d pre's own row when d pre is over dL/dy, else a buffer
+        total = None if dpre is g else xp.empty(h.shape[1:], dtype=h.dtype)
         dh = None                                            # dL/dh_{t-1}, from step t
         steps = self.backward_steps(h.shape[0])
-        block = max(1, DERIVATIVE_BYTES // total.nbytes)
+        block = max(1, DERIVATIVE_BYTES // h[0].nbytes)
         derivative = xp.empty((min(block, len(steps)),) + h.shape[1:], dtype=h.dtype)
         for k, (t, carry) in enumerate(steps):
             if k % block == 0:       # phi'(pre) of the next block of steps
@@ -440,7 +441,7 @@ class RNNSweep(_Sweep):
                 else:
                     xp.multiply(h[rows], h[rows], out=phi)
                     xp.subtract(1, phi, out=phi)
-            dh_t = _carry(g, t, dh, xp, total, out=dpre[t] if dpre is g else total)
+            dh_t = _carry(g, t, dh, xp, h[0], out=dpre[t] if total is None else total)
             self.note_state_grads(t, dh_t)
             xp.multiply(dh_t, derivative[t - low], out=dpre[t])
             # one buffer for every step's dh_{t-1} (dh_t is used up by now); the last is h_0's
