@@ -12,13 +12,21 @@ implementation and runs 50 consecutive training steps, next to the NumPy step's.
     python bench/bench_charlm.py --sizes 64,64,512 --cells lstm --repeats 7
 
 All implementations start from the same weights (the spread of their first-step losses is the
-last column and must be ~1e-7), and the timings are interleaved round-robin with a short sleep
-before each step (``--pause``: OpenMP and OpenBLAS worker threads spin after a call and would
-otherwise slow whichever implementation runs next), so the ratios of one run are comparable
-even on a shared machine; compare ratios, not absolute times across runs. On a busy 2-core
-machine, 2-thread BLAS calls slow down 10-20x and no number means anything: run it when the
-CPUs are idle (``--stat min`` then picks the least disturbed of the repeats), or compare
-single-threaded (``OPENBLAS_NUM_THREADS=1 ... --threads 1``), which contention distorts less.
+last column and must be ~1e-7), and the timings are interleaved round-robin, so the ratios of
+one run are comparable even on a shared machine; compare ratios, not absolute times across
+runs. At its turn an implementation sleeps briefly (``--pause``: OpenMP and OpenBLAS worker
+threads spin after a call and would otherwise slow whichever implementation runs next), then
+runs ``--consecutive`` steps in a row (default 4) of which the first is not counted: a training
+loop's steady state, where each step finds the previous step's code and arrays in cache. With
+``--consecutive 1`` every counted step starts cold after the pause (the caches hold the other
+implementation's arrays, and a core that slept starts cold), and a cold start slows Python's
+own work about 3x (at (1, 32, 8), where a step is nearly all Python: fused 0.32 -> 0.91 ms,
+NumPy 0.18 -> 0.47 ms after a 50 ms sleep), so the Python-heavier implementation loses more: at
+(32, 32, 128) the fused RNN ran 1.09-1.14x the NumPy step that way and 0.94-1.02x in steady
+state (a 2-core Xeon, 2026-12-07). On a busy 2-core machine, 2-thread BLAS calls slow down
+10-20x and no number means anything: run it when the CPUs are idle (``--stat min`` then picks
+the least disturbed of the repeats), or compare single-threaded (``OPENBLAS_NUM_THREADS=1 ...
+--threads 1``), which contention distorts less.
 """
 from __future__ import annotations
 
@@ -166,7 +174,8 @@ def peak_rss_mb(name: str, cell: str, B: int, T: int, H: int, threads: int) -> f
 
 
 def run(sizes, cells, repeats: int, composed_cells, memory: bool, stat: str = "median",
-        use_torch: bool = True, pause: float = 0.2, threads: int = 2, min_seconds: float = 1.0):
+        use_torch: bool = True, pause: float = 0.2, threads: int = 2, min_seconds: float = 1.0,
+        consecutive: int = 4):
     torch = None
     if use_torch:
         try:
@@ -189,7 +198,11 @@ def run(sizes, cells, repeats: int, composed_cells, memory: bool, stat: str = "m
             slowest = max(timed(fn, x, y) for fn in impls.values()) / 1e3
             for _ in range(max(repeats, min(100, int(min_seconds / slowest)))):  # interleaved
                 for name, fn in impls.items():
-                    times[name].append(timed(fn, x, y, pause))
+                    turn = [timed(fn, x, y, pause)] + [timed(fn, x, y) for _ in
+                                                       range(consecutive - 1)]
+                    # a turn's first step starts with the previous implementation's arrays in
+                    # cache and its threads just idled; training runs step after step
+                    times[name].extend(turn[1:] if consecutive > 1 else turn)
             pick = min if stat == "min" else statistics.median
             ms = {name: pick(v) for name, v in times.items()}
             mem = {}
@@ -235,6 +248,10 @@ def main(argv=None):
     parser.add_argument("--pause", type=float, default=0.2,
                         help="seconds of sleep before each timed step, so that one library's "
                              "spinning worker threads (OpenMP, OpenBLAS) do not slow the next")
+    parser.add_argument("--consecutive", type=int, default=4,
+                        help="steps an implementation runs in a row at its turn (after one "
+                             "pause); with more than 1 the turn's first step is not counted: "
+                             "the steady state of a training loop, not a cold start")
     parser.add_argument("--min-seconds", type=float, default=1.0,
                         help="repeat short steps until the slowest has had this long (max 100)")
     parser.add_argument("--child", help=argparse.SUPPRESS)   # one implementation's peak RSS
@@ -245,11 +262,14 @@ def main(argv=None):
     if args.child:
         return child_peak_rss(args.child, cells[0], *sizes[0], args.threads)
     composed = [] if args.composed == "none" else args.composed.split(",")
+    turns = "" if args.consecutive <= 1 else (
+        f", {args.consecutive} steps a turn (the first not counted)")
     print(f"tinygrad_rnn char-LM step, float32, vocab {VOCAB}, {args.stat} of >= {args.repeats} "
-          f"interleaved runs (up to 100 for steps shorter than {args.min_seconds:g} s / repeats)")
+          f"interleaved runs (up to 100 for steps shorter than {args.min_seconds:g} s / repeats)"
+          f"{turns}")
     print(HEADER)
     run(sizes, cells, args.repeats, composed, not args.no_memory, args.stat, not args.no_torch,
-        args.pause, args.threads, args.min_seconds)
+        args.pause, args.threads, args.min_seconds, max(1, args.consecutive))
 
 
 if __name__ == "__main__":
