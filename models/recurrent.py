@@ -246,6 +246,8 @@ class RNN(RecurrentLayer):
         h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)      (relu with nonlinearity="relu")
 
     ``rnn(x, h_0=None)`` returns (output, h_n). See the module docstring for shapes and options.
+    What runs: by default ``fused.RNNSweep.forward`` / ``.backward`` (models/fused.py), one tape
+    entry per layer and direction; with ``fused=False``, ``rnn_cell.rnn_step`` at every step.
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
@@ -279,6 +281,8 @@ class LSTM(RecurrentLayer):
         c_t = f_t * c_{t-1} + i_t * g_t,    h_t = o_t * tanh(c_t)
 
     ``lstm(x, (h_0, c_0)=None)`` returns (output, (h_n, c_n)).
+    What runs: by default ``fused.LSTMSweep.forward`` / ``.backward`` (models/fused.py), one tape
+    entry per layer and direction; with ``fused=False``, ``lstm_cell.lstm_step`` at every step.
     """
     gates, state_kinds = 4, 2
 
@@ -308,6 +312,9 @@ class GRU(RecurrentLayer):
     With ``reset_after=False`` (not in PyTorch's layer; ``GRUCell``'s option), Cho et al.'s
     original form: n_t = tanh(W_in x_t + b_in + W_hn (r_t * h_{t-1}) + b_hn).
     ``gru(x, h_0=None)`` returns (output, h_n).
+    What runs: by default ``fused.GRUSweep.forward`` / ``.backward`` (``GRUOriginalSweep`` with
+    reset_after=False; models/fused.py), one tape entry per layer and direction; with
+    ``fused=False``, ``gru_cell.gru_step`` at every step.
     """
     gates = 3
 
