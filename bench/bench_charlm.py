@@ -22,7 +22,7 @@ loop's steady state, where each step finds the previous step's code and arrays i
 implementation's arrays, and a core that slept starts cold), and a cold start slows Python's
 own work about 3x (at (1, 32, 8), where a step is nearly all Python: fused 0.32 -> 0.91 ms,
 NumPy 0.18 -> 0.47 ms after a 50 ms sleep), so the Python-heavier implementation loses more: at
-(32, 32, 128) the fused RNN ran 1.09-1.14x the NumPy step that way and 0.94-1.02x in steady
+(32, 32, 128) the fused RNN ran 1.09-1.14x the NumPy step that way and 0.94-1.03x in steady
 state (a 2-core Xeon, 2026-12-07). On a busy 2-core machine, 2-thread BLAS calls slow down
 10-20x and no number means anything: run it when the CPUs are idle (``--stat min`` then picks
 the least disturbed of the repeats), or compare single-threaded (``OPENBLAS_NUM_THREADS=1 ...
@@ -246,8 +246,9 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2,
                         help="PyTorch's threads; set OPENBLAS_NUM_THREADS to the same for NumPy")
     parser.add_argument("--pause", type=float, default=0.2,
-                        help="seconds of sleep before each timed step, so that one library's "
-                             "spinning worker threads (OpenMP, OpenBLAS) do not slow the next")
+                        help="seconds of sleep before each implementation's turn, so that one "
+                             "library's spinning worker threads (OpenMP, OpenBLAS) do not slow "
+                             "the next")
     parser.add_argument("--consecutive", type=int, default=4,
                         help="steps an implementation runs in a row at its turn (after one "
                              "pause); with more than 1 the turn's first step is not counted: "

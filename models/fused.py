@@ -427,9 +427,10 @@ class RNNSweep(_Sweep):
             dpre = xp.empty(h.shape, dtype=h.dtype)
         # dh_t, where it is a sum: in d pre's own row when d pre is over dL/dy, else a buffer
         total = None if dpre is g else xp.empty(h.shape[1:], dtype=h.dtype)
+        row = h[0]                                           # one step's (B, H), for shapes
         dh = None                                            # dL/dh_{t-1}, from step t
         steps = self.backward_steps(h.shape[0])
-        block = max(1, DERIVATIVE_BYTES // h[0].nbytes)
+        block = max(1, DERIVATIVE_BYTES // row.nbytes)
         derivative = xp.empty((min(block, len(steps)),) + h.shape[1:], dtype=h.dtype)
         for k, (t, carry) in enumerate(steps):
             if k % block == 0:       # phi'(pre) of the next block of steps
@@ -441,7 +442,7 @@ class RNNSweep(_Sweep):
                 else:
                     xp.multiply(h[rows], h[rows], out=phi)
                     xp.subtract(1, phi, out=phi)
-            dh_t = _carry(g, t, dh, xp, h[0], out=dpre[t] if total is None else total)
+            dh_t = _carry(g, t, dh, xp, row, out=dpre[t] if total is None else total)
             self.note_state_grads(t, dh_t)
             xp.multiply(dh_t, derivative[t - low], out=dpre[t])
             # one buffer for every step's dh_{t-1} (dh_t is used up by now); the last is h_0's
